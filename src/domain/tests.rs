@@ -1,0 +1,1 @@
+//! Validation and lifecycle rules, each with a case that passes and one that fails.

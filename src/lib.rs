@@ -1,0 +1,8 @@
+//! acp-fhir: end-of-life care plans (consent to share, CPR decisions, ReSPECT, ADRTs, LPAs,
+//! preferences) kept with their full history and served to whoever arrives at 3 a.m.
+//!
+//! Data flows one way: HTTP ([`http`]) → service ([`service`]) → store ([`store`]), with the
+//! plan and its safety rules in [`domain`].
+
+pub mod domain;
+pub mod store;

@@ -1,0 +1,123 @@
+//! Where plans are kept: the [`PlanStore`] contract (domain types in and out) and its backends,
+//! chosen by the database URL's scheme. Every write is a new immutable version (H5) and every
+//! update names the version it replaces (H4).
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{NhsNumber, PlanId, PlanRecord};
+
+pub use sqlite::SqliteStore;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such plan or version.
+    #[error("not found")]
+    NotFound,
+    /// The plan has moved on since the version the caller read.
+    #[error("version conflict: the current version is {current}")]
+    VersionConflict {
+        /// The version now stored.
+        current: u32,
+    },
+    /// The person already has a plan of record.
+    #[error("a plan for this person already exists: {existing}")]
+    DuplicatePerson {
+        /// That plan.
+        existing: PlanId,
+    },
+    /// A plan with this id already exists.
+    #[error("a plan with this id already exists")]
+    DuplicateId,
+    /// The database is not reachable or has no free connection in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the backend reports (never shown to callers).
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// The storage contract every backend meets, method for method.
+#[async_trait]
+pub trait PlanStore: Send + Sync {
+    /// Stores a new plan (its first version, or an imported one).
+    async fn create(&self, record: &PlanRecord) -> Result<(), StoreError>;
+    /// The current version of a plan.
+    async fn get(&self, id: PlanId) -> Result<PlanRecord, StoreError>;
+    /// One version of a plan.
+    async fn get_version(&self, id: PlanId, version: u32) -> Result<PlanRecord, StoreError>;
+    /// Every version of a plan, newest first.
+    async fn history(&self, id: PlanId) -> Result<Vec<PlanRecord>, StoreError>;
+    /// The person's plan of record (active, or completed after death), if any.
+    async fn find_current(&self, nhs_number: &NhsNumber) -> Result<Option<PlanRecord>, StoreError>;
+    /// Stores `record` as the next version, only if the stored version is `expected_version`.
+    async fn update(&self, expected_version: u32, record: &PlanRecord) -> Result<(), StoreError>;
+    /// The current versions of plans in id order after `after`, at most `limit`; with
+    /// `include_ended`, revoked and entered-in-error plans too.
+    async fn list(
+        &self,
+        after: Option<PlanId>,
+        limit: u32,
+        include_ended: bool,
+    ) -> Result<Vec<PlanRecord>, StoreError>;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store a database URL names: `sqlite:` (a file path, or `sqlite::memory:`).
+pub async fn connect(database_url: &str) -> Result<Arc<dyn PlanStore>, StoreError> {
+    let scheme = database_url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(Arc::new(SqliteStore::connect(database_url).await?)),
+        other => Err(StoreError::Unavailable(format!(
+            "unsupported database URL scheme `{other}:` (use sqlite:PATH)"
+        ))),
+    }
+}
+
+/// A database URL with any password replaced by `***`, safe to print.
+pub fn masked_url(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => database_url.to_owned(),
+    }
+}
+
+pub(crate) fn timestamp(value: &chrono::DateTime<chrono::Utc>) -> String {
+    value.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub(crate) fn decode(document: &str) -> Result<PlanRecord, StoreError> {
+    serde_json::from_str(document)
+        .map_err(|e| StoreError::Backend(format!("stored plan document unreadable: {e}")))
+}
+
+pub(crate) fn encode(record: &PlanRecord) -> Result<String, StoreError> {
+    serde_json::to_string(record)
+        .map_err(|e| StoreError::Backend(format!("plan document not encodable: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_url;
+
+    #[test]
+    fn masks_passwords_only() {
+        assert_eq!(
+            masked_url("postgres://acp:s3cret@db:5432/acp"),
+            "postgres://acp:***@db:5432/acp"
+        );
+        assert_eq!(masked_url("sqlite:acp.db"), "sqlite:acp.db");
+        assert_eq!(
+            masked_url("postgres://db:5432/acp"),
+            "postgres://db:5432/acp"
+        );
+    }
+}

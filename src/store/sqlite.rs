@@ -1,0 +1,273 @@
+//! The embedded default: SQLite in WAL mode, one file (or `sqlite::memory:` for tests),
+//! migrations applied on connect.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{decode, encode, timestamp, PlanStore, StoreError};
+use crate::domain::{NhsNumber, PlanId, PlanRecord};
+
+const CURRENT_STATUSES: &str = "('active', 'completed')";
+
+/// A plan store on SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn backend(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(error.to_string())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies migrations.
+    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+        let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(database_url)
+            .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        // An in-memory database lives and dies with its one connection: keep exactly one.
+        let pool_options = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    async fn existing_for_person(&self, nhs_number: &str) -> Result<Option<PlanId>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT id FROM plans WHERE nhs_number = ? AND status IN {CURRENT_STATUSES}"
+        ))
+        .bind(nhs_number)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| parse_id(r.get::<String, _>(0).as_str()))
+            .transpose()
+    }
+}
+
+fn parse_id(raw: &str) -> Result<PlanId, StoreError> {
+    PlanId::parse(raw).map_err(|_| StoreError::Backend(format!("stored plan id unreadable: {raw}")))
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[async_trait]
+impl PlanStore for SqliteStore {
+    async fn create(&self, record: &PlanRecord) -> Result<(), StoreError> {
+        let document = encode(record)?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let inserted = sqlx::query(
+            "INSERT INTO plans (id, nhs_number, status, version, created, last_updated) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(record.id.to_string())
+        .bind(record.plan.person.nhs_number.as_str())
+        .bind(record.status.as_str())
+        .bind(i64::from(record.version))
+        .bind(timestamp(&record.created))
+        .bind(timestamp(&record.last_updated))
+        .execute(&mut *tx)
+        .await;
+        if let Err(error) = inserted {
+            drop(tx);
+            if is_unique_violation(&error) {
+                return match self
+                    .existing_for_person(record.plan.person.nhs_number.as_str())
+                    .await?
+                {
+                    Some(existing) if record.status.is_current() => {
+                        Err(StoreError::DuplicatePerson { existing })
+                    }
+                    _ => Err(StoreError::DuplicateId),
+                };
+            }
+            return Err(backend(error));
+        }
+        sqlx::query(
+            "INSERT INTO plan_versions (plan_id, version, status, last_updated, last_updated_by, document) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(record.id.to_string())
+        .bind(i64::from(record.version))
+        .bind(record.status.as_str())
+        .bind(timestamp(&record.last_updated))
+        .bind(&record.last_updated_by)
+        .bind(document)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get(&self, id: PlanId) -> Result<PlanRecord, StoreError> {
+        let row = sqlx::query(
+            "SELECT v.document FROM plans p \
+             JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version WHERE p.id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+        decode(row.get::<&str, _>(0))
+    }
+
+    async fn get_version(&self, id: PlanId, version: u32) -> Result<PlanRecord, StoreError> {
+        let row = sqlx::query("SELECT document FROM plan_versions WHERE plan_id = ? AND version = ?")
+            .bind(id.to_string())
+            .bind(i64::from(version))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        decode(row.get::<&str, _>(0))
+    }
+
+    async fn history(&self, id: PlanId) -> Result<Vec<PlanRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT document FROM plan_versions WHERE plan_id = ? ORDER BY version DESC",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
+    }
+
+    async fn find_current(&self, nhs_number: &NhsNumber) -> Result<Option<PlanRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT v.document FROM plans p \
+             JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version \
+             WHERE p.nhs_number = ? AND p.status IN {CURRENT_STATUSES}"
+        ))
+        .bind(nhs_number.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| decode(r.get::<&str, _>(0))).transpose()
+    }
+
+    async fn update(&self, expected_version: u32, record: &PlanRecord) -> Result<(), StoreError> {
+        let document = encode(record)?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "UPDATE plans SET version = ?, status = ?, last_updated = ? WHERE id = ? AND version = ?",
+        )
+        .bind(i64::from(record.version))
+        .bind(record.status.as_str())
+        .bind(timestamp(&record.last_updated))
+        .bind(record.id.to_string())
+        .bind(i64::from(expected_version))
+        .execute(&mut *tx)
+        .await;
+        let updated = match updated {
+            Ok(result) => result.rows_affected(),
+            Err(error) if is_unique_violation(&error) => {
+                drop(tx);
+                let existing = self
+                    .existing_for_person(record.plan.person.nhs_number.as_str())
+                    .await?
+                    .ok_or_else(|| StoreError::Backend(error.to_string()))?;
+                return Err(StoreError::DuplicatePerson { existing });
+            }
+            Err(error) => return Err(backend(error)),
+        };
+        if updated == 0 {
+            let current = sqlx::query("SELECT version FROM plans WHERE id = ?")
+                .bind(record.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            return match current {
+                None => Err(StoreError::NotFound),
+                Some(row) => Err(StoreError::VersionConflict {
+                    current: u32::try_from(row.get::<i64, _>(0)).unwrap_or_default(),
+                }),
+            };
+        }
+        sqlx::query(
+            "INSERT INTO plan_versions (plan_id, version, status, last_updated, last_updated_by, document) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(record.id.to_string())
+        .bind(i64::from(record.version))
+        .bind(record.status.as_str())
+        .bind(timestamp(&record.last_updated))
+        .bind(&record.last_updated_by)
+        .bind(document)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list(
+        &self,
+        after: Option<PlanId>,
+        limit: u32,
+        include_ended: bool,
+    ) -> Result<Vec<PlanRecord>, StoreError> {
+        let status_filter = if include_ended {
+            String::new()
+        } else {
+            format!("AND p.status IN {CURRENT_STATUSES}")
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT v.document FROM plans p \
+             JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version \
+             WHERE p.id > ? {status_filter} ORDER BY p.id LIMIT ?"
+        ))
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}

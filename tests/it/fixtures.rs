@@ -1,0 +1,1 @@
+//! The synthetic fixtures parse, validate and cover every safety scenario.
