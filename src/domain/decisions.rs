@@ -230,10 +230,10 @@ impl Lifecycle for ResuscitationDecision {
         use DecisionStatus::*;
         self.status == next.status
             || matches!(
-            (self.status, next.status),
-            (Current, Superseded | Revoked | EnteredInError)
-                | (Superseded | Revoked, EnteredInError)
-        )
+                (self.status, next.status),
+                (Current, Superseded | Revoked | EnteredInError)
+                    | (Superseded | Revoked, EnteredInError)
+            )
     }
     fn clinical_content(&self) -> Self {
         Self {
@@ -368,13 +368,21 @@ pub(crate) fn merge_decisions(
         .enumerate()
         .filter(|(_, d)| {
             d.status == DecisionStatus::Current
-                && d.id
-                    .is_none_or(|id| !context.previous.unwrap_or(&[]).iter().any(|p| p.id == Some(id)))
+                && d.id.is_none_or(|id| {
+                    !context
+                        .previous
+                        .unwrap_or(&[])
+                        .iter()
+                        .any(|p| p.id == Some(id))
+                })
         })
         .map(|(index, _)| index)
         .collect();
     if let [newest] = new_current.as_slice() {
-        // A single newly recorded current decision supersedes every stored one still current.
+        // A single newly recorded current decision supersedes every stored one still current,
+        // unless it is older than the decision it would replace: an older form typed in late
+        // must not silently override a newer decision (H1). The author must end the newer one
+        // explicitly, or record the older form as already superseded.
         let replacement = resuscitation[*newest].clone();
         let previous_ids: Vec<DecisionId> = context
             .previous
@@ -382,19 +390,37 @@ pub(crate) fn merge_decisions(
             .iter()
             .filter_map(|d| d.id)
             .collect();
-        for decision in resuscitation.iter_mut() {
-            let stored = decision.id.is_some_and(|id| previous_ids.contains(&id));
-            if stored && decision.status == DecisionStatus::Current {
-                decision.status = DecisionStatus::Superseded;
-                decision.ended = Some(Ending {
-                    at: Some(context.now),
-                    by: replacement.decided_by.name.clone(),
-                    reason: format!(
-                        "superseded by the CPR decision of {}",
-                        replacement.decision_date.format("%Y-%m-%d")
+        let still_current: Vec<usize> = resuscitation
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| {
+                d.status == DecisionStatus::Current
+                    && d.id.is_some_and(|id| previous_ids.contains(&id))
+            })
+            .map(|(index, _)| index)
+            .collect();
+        for index in still_current {
+            let decision = &mut resuscitation[index];
+            if decision.decision_date > replacement.decision_date {
+                problems.push(
+                    format!("resuscitation_decisions[{newest}].decision_date"),
+                    format!(
+                        "is before the current decision's date ({}); end that decision \
+                         explicitly, or record this one as superseded",
+                        decision.decision_date.format("%Y-%m-%d")
                     ),
-                });
+                );
+                continue;
             }
+            decision.status = DecisionStatus::Superseded;
+            decision.ended = Some(Ending {
+                at: Some(context.now),
+                by: replacement.decided_by.name.clone(),
+                reason: format!(
+                    "superseded by the CPR decision of {}",
+                    replacement.decision_date.format("%Y-%m-%d")
+                ),
+            });
         }
     }
     merge_list(resuscitation, context.previous, context.now, problems);

@@ -250,7 +250,10 @@ macro_rules! uuid_id {
     };
 }
 
-uuid_id!(PlanId, "The identity of one person's care plan, stable across its versions.");
+uuid_id!(
+    PlanId,
+    "The identity of one person's care plan, stable across its versions."
+);
 uuid_id!(
     DecisionId,
     "The identity of one decision (CPR decision or ADRT) inside a plan."
@@ -281,9 +284,9 @@ mod tests {
 
     #[test]
     fn nhs_number_rejects_when_check_would_be_ten() {
-        // 999000004x: weights give remainder 1, so the check digit would be 10: never issued.
-        let all_invalid = (0..10).all(|d| NhsNumber::parse(&format!("999000004{d}")).is_err());
-        let sum: u32 = [9, 9, 9, 0, 0, 0, 0, 0, 4]
+        // 999000000x: weights give remainder 1, so the check digit would be 10: never issued.
+        let all_invalid = (0..10).all(|d| NhsNumber::parse(&format!("999000000{d}")).is_err());
+        let sum: u32 = [9, 9, 9, 0, 0, 0, 0, 0, 0]
             .iter()
             .zip((2..=10).rev())
             .map(|(d, w)| d * w)
@@ -303,7 +306,11 @@ mod tests {
             "999000001a",
             "９９９０００００１８",
         ] {
-            assert_eq!(NhsNumber::parse(bad), Err(IdError::NhsNumberFormat), "{bad}");
+            assert_eq!(
+                NhsNumber::parse(bad),
+                Err(IdError::NhsNumberFormat),
+                "{bad}"
+            );
         }
     }
 
@@ -317,7 +324,10 @@ mod tests {
 
     #[test]
     fn ods_code_parsing() {
-        assert_eq!(OdsCode::parse("a81001").map(|c| c.0), Ok("A81001".to_owned()));
+        assert_eq!(
+            OdsCode::parse("a81001").map(|c| c.0),
+            Ok("A81001".to_owned())
+        );
         assert!(OdsCode::parse("RX1").is_ok());
         for bad in ["", "A8", "A81-001", "ABCDEFGHIJK", "A81 001"] {
             assert_eq!(OdsCode::parse(bad), Err(IdError::OdsCodeFormat), "{bad}");

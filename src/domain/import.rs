@@ -48,6 +48,8 @@ pub enum ImportOutcome {
     Created(PlanId),
     /// The stored plan already said the same; nothing was written.
     Unchanged(PlanId),
+    /// The line was the next version of a stored plan (an export with history) and was added.
+    VersionAdded(PlanId),
 }
 
 impl From<PlanRecord> for ImportRecord {
@@ -67,9 +69,22 @@ impl From<PlanRecord> for ImportRecord {
 
 impl ImportRecord {
     /// The record to store for this line, validated as a new plan would be.
-    pub fn into_record(self, now: DateTime<Utc>, actor: &str) -> Result<PlanRecord, Vec<FieldError>> {
+    pub fn into_record(
+        self,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<PlanRecord, Vec<FieldError>> {
         let id = self.id.unwrap_or_else(PlanId::new_random);
-        let mut record = PlanRecord::create(id, self.plan, now, actor)?;
+        // Paths are relative to the line, like those of a parse error: `plan.person.…`.
+        let mut record = PlanRecord::create(id, self.plan, now, actor).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| FieldError {
+                    path: format!("plan.{}", e.path),
+                    message: e.message,
+                })
+                .collect::<Vec<_>>()
+        })?;
         let mut problems = Vec::new();
         if let Some(status) = self.status {
             let problem = match status {
@@ -80,7 +95,10 @@ impl ImportRecord {
                     Some("is completed but no death is recorded")
                 }
                 PlanStatus::Revoked | PlanStatus::EnteredInError
-                    if self.status_reason.as_deref().is_none_or(|r| r.trim().is_empty()) =>
+                    if self
+                        .status_reason
+                        .as_deref()
+                        .is_none_or(|r| r.trim().is_empty()) =>
                 {
                     problems.push(FieldError {
                         path: "status_reason".into(),
@@ -97,6 +115,20 @@ impl ImportRecord {
                 });
             }
             record.status = status;
+        }
+        if let (Some(created), Some(updated)) = (self.created, self.last_updated) {
+            if updated < created {
+                problems.push(FieldError {
+                    path: "last_updated".into(),
+                    message: "is before `created`".into(),
+                });
+            }
+        }
+        if self.status_reason.is_some() && self.status.is_none_or(|s| s.is_current()) {
+            problems.push(FieldError {
+                path: "status_reason".into(),
+                message: "is only for a revoked or entered-in-error plan".into(),
+            });
         }
         if self.version == Some(0) {
             problems.push(FieldError {

@@ -13,7 +13,7 @@ pub use decisions::{
     Adrt, AdrtStatus, CprDecision, DecisionStatus, Ending, ResuscitationDecision, ReviewDue,
 };
 pub use ids::{DecisionId, IdError, NhsNumber, OdsCode, PlanId, SnomedCode};
-pub use import::{ImportRecord, ImportOutcome};
+pub use import::{ImportOutcome, ImportRecord};
 pub use plan::*;
 pub use record::{
     ChangeError, OverdueReview, PlanEnd, PlanRecord, PlanStatus, ResuscitationStatus,

@@ -411,26 +411,27 @@ pub struct AdvanceStatement {
     pub date: NaiveDate,
 }
 
-/// A preferred place of care or of death.
+/// A preferred place of care or of death. The variants without places are written with
+/// braces so that a stray `first` under `"status": "undecided"` is refused, not dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum PlacePreference {
     /// The person stated a first and possibly a second choice.
     Stated {
         /// First choice.
-        first: PreferredPlace,
+        first: Box<PreferredPlace>,
         /// Second choice.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        second: Option<PreferredPlace>,
+        second: Option<Box<PreferredPlace>>,
     },
     /// The person has not decided.
-    Undecided,
+    Undecided {},
     /// The person declined to discuss it.
-    DeclinedToDiscuss,
+    DeclinedToDiscuss {},
     /// Discussion was not appropriate.
-    NotAppropriate,
+    NotAppropriate {},
     /// The person is unable to express a preference.
-    UnableToExpress,
+    UnableToExpress {},
 }
 
 /// A place the person would like to be cared for or to die.

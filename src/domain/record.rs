@@ -296,7 +296,8 @@ impl PlanRecord {
             }
         }
         for (index, decision) in self.plan.resuscitation_decisions.iter().enumerate() {
-            if let (DecisionStatus::Current, ReviewDue::On(due)) = (decision.status, decision.review)
+            if let (DecisionStatus::Current, ReviewDue::On(due)) =
+                (decision.status, decision.review)
             {
                 if due < today {
                     overdue.push(OverdueReview {

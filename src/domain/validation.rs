@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::decisions::{AdrtStatus, DecisionStatus, ReviewDue};
 use super::plan::{
-    Address, Clinician, CodedText, PlacePreference, PlanContent, PreferredPlace, Phone,
+    Address, Clinician, CodedText, Phone, PlacePreference, PlanContent, PreferredPlace,
 };
 
 /// One problem with one field.
@@ -116,6 +116,10 @@ impl Checker<'_> {
         self.required_text(&format!("{path}.name"), &clinician.name);
         self.optional_text(&format!("{path}.role"), clinician.role.as_ref());
         self.optional_text(
+            &format!("{path}.organisation"),
+            clinician.organisation.as_ref(),
+        );
+        self.optional_text(
             &format!("{path}.registration_number"),
             clinician.registration_number.as_ref(),
         );
@@ -133,6 +137,9 @@ impl Checker<'_> {
         for (index, line) in address.lines.iter().enumerate() {
             self.required_text(&format!("{path}.lines[{index}]"), line);
         }
+        self.optional_text(&format!("{path}.city"), address.city.as_ref());
+        self.optional_text(&format!("{path}.district"), address.district.as_ref());
+        self.optional_text(&format!("{path}.postcode"), address.postcode.as_ref());
     }
 
     fn place(&mut self, path: &str, place: &PreferredPlace) {
@@ -147,11 +154,9 @@ impl Checker<'_> {
             self.place(&format!("{path}.first"), first);
             if let Some(second) = second {
                 self.place(&format!("{path}.second"), second);
-                if second == first {
-                    self.problems.push(
-                        format!("{path}.second"),
-                        "is the same as the first choice",
-                    );
+                if **second == **first {
+                    self.problems
+                        .push(format!("{path}.second"), "is the same as the first choice");
                 }
             }
         }
@@ -163,7 +168,8 @@ fn is_language_tag(tag: &str) -> bool {
     let primary_ok = parts
         .next()
         .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
-    primary_ok && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    primary_ok
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Checks a plan's content against the domain rules, adding every problem to `problems`.
@@ -175,7 +181,10 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
 
     // Consent to share.
     check.not_future("consent_to_share.date", content.consent_to_share.date);
-    check.clinician("consent_to_share.recorded_by", &content.consent_to_share.recorded_by);
+    check.clinician(
+        "consent_to_share.recorded_by",
+        &content.consent_to_share.recorded_by,
+    );
 
     // Person.
     let person = &content.person;
@@ -233,6 +242,10 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
     for (path, professional) in professionals {
         check.required_text(&format!("{path}.name"), &professional.name);
         check.required_text(&format!("{path}.role"), &professional.role);
+        check.optional_text(
+            &format!("{path}.organisation"),
+            professional.organisation.as_ref(),
+        );
         if let Some(phone) = &professional.phone {
             check.phone_number(&format!("{path}.phone"), phone);
         }
@@ -241,7 +254,10 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
     // Contacts: zero or one nominated contact, zero or one main carer.
     for (index, contact) in content.contacts.iter().enumerate() {
         check.required_text(&format!("contacts[{index}].name"), &contact.name);
-        check.required_text(&format!("contacts[{index}].relationship"), &contact.relationship);
+        check.required_text(
+            &format!("contacts[{index}].relationship"),
+            &contact.relationship,
+        );
         check.phones(&format!("contacts[{index}].phones"), &contact.phones);
     }
     for (flag, what) in [
@@ -281,6 +297,10 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
 
     // Diagnoses.
     check.coded("diagnosis.primary", &content.diagnosis.primary);
+    check.optional_text(
+        "diagnosis.functional_status",
+        content.diagnosis.functional_status.as_ref(),
+    );
     for (field, list) in [
         ("other", &content.diagnosis.other),
         ("disabilities", &content.diagnosis.disabilities),
@@ -304,7 +324,10 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
             }
         }
         check.clinician(&format!("{path}.decided_by"), &decision.decided_by);
-        check.optional_text(&format!("{path}.form_location"), decision.form_location.as_ref());
+        check.optional_text(
+            &format!("{path}.form_location"),
+            decision.form_location.as_ref(),
+        );
         check.optional_text(&format!("{path}.reason"), decision.reason.as_ref());
         match (decision.status, &decision.ended) {
             (DecisionStatus::Current, Some(_)) => check.problems.push(
@@ -347,6 +370,10 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
                 &format!("respect.recommendations[{index}].treatment"),
                 &recommendation.treatment,
             );
+            check.optional_text(
+                &format!("respect.recommendations[{index}].note"),
+                recommendation.note.as_ref(),
+            );
         }
     }
 
@@ -369,6 +396,14 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
             );
         }
         check.not_future(&format!("{path}.date"), adrt.date);
+        check.optional_text(
+            &format!("{path}.circumstances"),
+            adrt.circumstances.as_ref(),
+        );
+        check.optional_text(
+            &format!("{path}.document_location"),
+            adrt.document_location.as_ref(),
+        );
         match (adrt.status, &adrt.ended) {
             (AdrtStatus::Active, Some(_)) => check.problems.push(
                 format!("{path}.ended"),
@@ -388,7 +423,10 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
 
     // Advance statements.
     for (index, statement) in content.advance_statements.iter().enumerate() {
-        check.required_text(&format!("advance_statements[{index}].text"), &statement.text);
+        check.required_text(
+            &format!("advance_statements[{index}].text"),
+            &statement.text,
+        );
         check.not_future(&format!("advance_statements[{index}].date"), statement.date);
     }
     check.optional_text("what_matters_most", content.what_matters_most.as_ref());
@@ -414,14 +452,24 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
                 );
             }
         }
-        check.optional_text("anticipatory_medicines.location", medicines.location.as_ref());
+        check.optional_text(
+            "anticipatory_medicines.location",
+            medicines.location.as_ref(),
+        );
+        check.optional_text(
+            "anticipatory_medicines.equipment",
+            medicines.equipment.as_ref(),
+        );
     }
 
     // Other free text.
     for (path, value) in [
         ("special_note", &content.special_note),
         ("access_information", &content.access_information),
-        ("religious_or_cultural_needs", &content.religious_or_cultural_needs),
+        (
+            "religious_or_cultural_needs",
+            &content.religious_or_cultural_needs,
+        ),
         ("organ_donation_wishes", &content.organ_donation_wishes),
     ] {
         check.optional_text(path, value.as_ref());
@@ -430,6 +478,7 @@ pub fn validate_content(content: &PlanContent, today: NaiveDate, problems: &mut 
     // Death.
     if let Some(death) = &content.death {
         check.not_future("death.date", death.date);
+        check.optional_text("death.place_detail", death.place_detail.as_ref());
         if death.date < person.birth_date {
             check
                 .problems
