@@ -2,7 +2,15 @@
 //! preferences) kept with their full history and served to whoever arrives at 3 a.m.
 //!
 //! Data flows one way: HTTP ([`http`]) → service ([`service`]) → store ([`store`]), with the
-//! plan and its safety rules in [`domain`].
+//! plan and its safety rules in [`domain`]. [`commands`] holds the CLI's jobs.
 
+pub mod clock;
+pub mod commands;
+pub mod config;
 pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ndjson;
+pub mod service;
 pub mod store;
+pub mod telemetry;

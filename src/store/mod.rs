@@ -2,15 +2,36 @@
 //! chosen by the database URL's scheme. Every write is a new immutable version (H5) and every
 //! update names the version it replaces (H4).
 
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Pool settings shared by the backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections open at once.
+    pub pool_size: u32,
+    /// How long a request waits for a free connection before it is answered 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,13 +89,24 @@ pub trait PlanStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Opens the store a database URL names: `sqlite:` (a file path, or `sqlite::memory:`).
+/// Opens the store a database URL names, with default pool settings.
 pub async fn connect(database_url: &str) -> Result<Arc<dyn PlanStore>, StoreError> {
+    connect_with(database_url, &StoreOptions::default()).await
+}
+
+/// Opens the store a database URL names: `sqlite:` (a file path, or `sqlite::memory:`) or
+/// `postgres://` / `postgresql://` (connected lazily: a database that is down makes the service
+/// unready, not unable to start).
+pub async fn connect_with(
+    database_url: &str,
+    options: &StoreOptions,
+) -> Result<Arc<dyn PlanStore>, StoreError> {
     let scheme = database_url.split(':').next().unwrap_or_default();
     match scheme {
-        "sqlite" => Ok(Arc::new(SqliteStore::connect(database_url).await?)),
+        "sqlite" => Ok(Arc::new(SqliteStore::connect(database_url, options).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::connect(database_url, options)?)),
         other => Err(StoreError::Unavailable(format!(
-            "unsupported database URL scheme `{other}:` (use sqlite:PATH)"
+            "unsupported database URL scheme `{other}:` (use sqlite:PATH or postgres://…)"
         ))),
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{decode, encode, timestamp, PlanStore, StoreError};
+use super::{decode, encode, timestamp, PlanStore, StoreError, StoreOptions};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
 const CURRENT_STATUSES: &str = "('active', 'completed')";
@@ -30,7 +30,7 @@ fn backend(error: sqlx::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database and applies migrations.
-    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(database_url: &str, settings: &StoreOptions) -> Result<Self, StoreError> {
         let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(database_url)
             .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
@@ -51,10 +51,10 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            SqlitePoolOptions::new().max_connections(8)
+            SqlitePoolOptions::new().max_connections(settings.pool_size)
         };
         let pool = pool_options
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(backend)?;
@@ -63,6 +63,11 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         Ok(Self { pool })
+    }
+
+    /// The pool, for tests that need to hold its connections.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     async fn existing_for_person(&self, nhs_number: &str) -> Result<Option<PlanId>, StoreError> {
@@ -148,13 +153,14 @@ impl PlanStore for SqliteStore {
     }
 
     async fn get_version(&self, id: PlanId, version: u32) -> Result<PlanRecord, StoreError> {
-        let row = sqlx::query("SELECT document FROM plan_versions WHERE plan_id = ? AND version = ?")
-            .bind(id.to_string())
-            .bind(i64::from(version))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT document FROM plan_versions WHERE plan_id = ? AND version = ?")
+                .bind(id.to_string())
+                .bind(i64::from(version))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
         decode(row.get::<&str, _>(0))
     }
 

@@ -1,3 +1,11 @@
 //! The integration tests: one binary, each test with its own app on port 0 and its own database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
+mod backends;
+mod cli;
+mod compose;
 mod fixtures;
+mod helpers;
+mod on_postgres;
+mod store_contract;

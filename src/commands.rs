@@ -1,0 +1,199 @@
+//! The subcommands: `serve`, `import`, `export`. Each opens the store the configuration names
+//! and runs one job; errors come back as a message for the user and an exit code.
+
+use std::io::IsTerminal;
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::io::BufReader;
+
+use crate::clock::SystemClock;
+use crate::config::{Cli, Command, ExportArgs, ImportArgs, ServeArgs};
+use crate::domain::ImportRecord;
+use crate::http::{self, ServerSettings};
+use crate::ndjson::{self, ImportStopped, LineResult};
+use crate::service::PlanService;
+use crate::store::{self, masked_url};
+
+/// The synthetic demo plans, built into the binary so `serve --demo` works from anywhere.
+pub const DEMO_PLANS: &str = include_str!("../fixtures/plans.ndjson");
+
+/// Exit code when an import skipped bad lines.
+pub const EXIT_LINES_REJECTED: u8 = 2;
+
+/// Runs the command the user asked for.
+pub async fn run(cli: Cli) -> Result<ExitCode, String> {
+    crate::config::check_database_url(&cli.database_url)?;
+    let store = store::connect_with(&cli.database_url, &cli.store_options())
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot open the database {}: {e}",
+                masked_url(&cli.database_url)
+            )
+        })?;
+    let service = PlanService::new(store, Arc::new(SystemClock), cli.actor.clone());
+    tracing::info!(database = %masked_url(&cli.database_url), "database open");
+    match cli.command {
+        Command::Serve(args) => serve(service, args).await,
+        Command::Import(args) => import(service, args).await,
+        Command::Export(args) => export(service, args).await,
+    }
+}
+
+async fn serve(service: PlanService, args: ServeArgs) -> Result<ExitCode, String> {
+    let demo_hint = if args.demo {
+        Some(load_demo(&service).await?)
+    } else {
+        None
+    };
+    let listener = TcpListener::bind(args.listen).map_err(|e| {
+        format!(
+            "ACP_LISTEN / --listen: cannot listen on {}: {e}",
+            args.listen
+        )
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let settings = ServerSettings {
+        body_limit: usize::try_from(args.body_limit).unwrap_or(usize::MAX),
+        workers: args.workers.map(usize::from),
+        shutdown_timeout_secs: args.shutdown_timeout,
+    };
+    let server = http::server(listener, service, &settings)
+        .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+    tracing::info!(%address, "listening");
+    if let Some(hint) = demo_hint {
+        println!("{}", hint.replace("{base}", &format!("http://{address}")));
+    }
+    server
+        .await
+        .map_err(|e| format!("the HTTP server failed: {e}"))?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the demo plans (idempotently) and returns example requests with `{base}` for the URL.
+async fn load_demo(service: &PlanService) -> Result<String, String> {
+    let mut ids = Vec::new();
+    let summary = ndjson::import(service, DEMO_PLANS.as_bytes(), false, |_, _, result| {
+        if let Some(
+            LineResult::Created(id) | LineResult::Unchanged(id) | LineResult::VersionAdded(id),
+        ) = result
+        {
+            ids.push(*id);
+        }
+    })
+    .await
+    .map_err(|e| format!("loading the demo plans failed: {e:?}"))?;
+    let first = DEMO_PLANS
+        .lines()
+        .next()
+        .and_then(|line| serde_json::from_str::<ImportRecord>(line).ok());
+    let (nhs_number, id) = match (first, ids.first()) {
+        (Some(record), Some(id)) => (record.plan.person.nhs_number.to_string(), id.to_string()),
+        _ => return Err("the demo plans are missing from this build".into()),
+    };
+    Ok(format!(
+        "Demo data: {} plans ({} new, {} already there, {} refused).\n\
+         Try:\n  \
+         curl -s '{{base}}/api/v1/plans?nhs_number={nhs_number}'\n  \
+         curl -s {{base}}/api/v1/plans/{id}\n  \
+         curl -s {{base}}/api/v1/plans/{id}/history\n  \
+         curl -s {{base}}/api/v1/schema\n  \
+         curl -s {{base}}/health/ready",
+        summary.created + summary.unchanged,
+        summary.created,
+        summary.unchanged,
+        summary.rejected,
+    ))
+}
+
+async fn import(service: PlanService, args: ImportArgs) -> Result<ExitCode, String> {
+    let file = tokio::fs::File::open(&args.file)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
+    let length = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let progress = if std::io::stderr().is_terminal() && !args.verbose {
+        let bar = ProgressBar::new(length);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let verbose = args.verbose;
+    let outcome = ndjson::import(
+        &service,
+        BufReader::new(file),
+        args.strict,
+        |line, bytes, result| {
+            progress.inc(bytes as u64);
+            match result {
+                Some(LineResult::Rejected(message)) => {
+                    progress.suspend(|| eprintln!("line {line}: {message}"));
+                }
+                Some(LineResult::Created(id)) if verbose => println!("line {line}: created {id}"),
+                Some(LineResult::Unchanged(id)) if verbose => {
+                    println!("line {line}: unchanged {id}");
+                }
+                Some(LineResult::VersionAdded(id)) if verbose => {
+                    println!("line {line}: version added {id}");
+                }
+                _ => {}
+            }
+        },
+    )
+    .await;
+    progress.finish_and_clear();
+    match outcome {
+        Ok(summary) => {
+            eprintln!(
+                "imported {}: {} created, {} unchanged, {} rejected, {} versions added",
+                args.file.display(),
+                summary.created,
+                summary.unchanged,
+                summary.rejected,
+                summary.versions_added
+            );
+            Ok(if summary.rejected > 0 {
+                ExitCode::from(EXIT_LINES_REJECTED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(ImportStopped::BadLine {
+            line,
+            message,
+            summary,
+        }) => Err(format!(
+            "stopped at line {line} (--strict): {message}; before it: {} created, {} unchanged",
+            summary.created, summary.unchanged
+        )),
+        Err(ImportStopped::Failed(message)) => Err(message),
+    }
+}
+
+async fn export(service: PlanService, args: ExportArgs) -> Result<ExitCode, String> {
+    let written = match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            ndjson::export(&service, args.all, args.history, &mut out).await
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            ndjson::export(&service, args.all, args.history, &mut out).await
+        }
+    }
+    .map_err(|e| format!("export failed: {e}"))?;
+    let unit = if args.history { "versions" } else { "plans" };
+    eprintln!("exported {written} {unit}");
+    Ok(ExitCode::SUCCESS)
+}

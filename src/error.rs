@@ -1,0 +1,287 @@
+//! The one error type of the service and the one place that turns it into an HTTP response:
+//! `application/problem+json` (RFC 9457) with the list of offending field paths. Internal detail
+//! is logged, never sent; nothing clinical is logged (H8).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::{ChangeError, FieldError, PlanId};
+use crate::store::StoreError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Unparsable input: malformed JSON, unknown fields, wrong types, bad identifiers.
+    #[error("bad request: {message}")]
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// The offending fields.
+        errors: Vec<FieldError>,
+    },
+    /// Well-formed input that breaks the domain rules.
+    #[error("the plan breaks {} rule(s)", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// No such thing.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The caller's version is not the current one (H4).
+    #[error("version conflict: current is {current}")]
+    VersionConflict {
+        /// The version now stored.
+        current: u32,
+    },
+    /// An update came without `If-Match`.
+    #[error("If-Match required")]
+    PreconditionRequired,
+    /// The change conflicts with what is stored (a second plan for a person, an ended plan).
+    #[error("conflict: {message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+        /// The plan already standing for the person, if that is the conflict.
+        existing_plan: Option<PlanId>,
+    },
+    /// The body is over the configured limit.
+    #[error("body over {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The endpoint does not support the method; `allow` lists those it does.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The `Allow` header value.
+        allow: &'static str,
+    },
+    /// The body is not JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The database is down or saturated.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A fault of ours.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A bad request about one field.
+    pub fn bad_field(path: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::BadRequest {
+            message: message.clone(),
+            errors: vec![FieldError {
+                path: path.into(),
+                message,
+            }],
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound("no such plan or version".into()),
+            StoreError::VersionConflict { current } => Self::VersionConflict { current },
+            StoreError::DuplicatePerson { existing } => Self::Conflict {
+                message: format!("this person already has a plan ({existing}); update it instead"),
+                existing_plan: Some(existing),
+            },
+            StoreError::DuplicateId => Self::Conflict {
+                message: "a plan with this id already exists".into(),
+                existing_plan: None,
+            },
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
+            StoreError::Backend(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<ChangeError> for Error {
+    fn from(error: ChangeError) -> Self {
+        match error {
+            ChangeError::Invalid(errors) => Self::Invalid(errors),
+            ChangeError::PlanEnded(status) => Self::Conflict {
+                message: format!("the plan is {} and can no longer change", status.as_str()),
+                existing_plan: None,
+            },
+        }
+    }
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// `about:blank`: the status says it all.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The HTTP reason phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened, for a person.
+    pub detail: String,
+    /// Every offending field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The standing plan, for a duplicate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_plan: Option<PlanId>,
+    /// The version now stored, for a conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u32>,
+}
+
+impl Error {
+    /// The body a caller sees.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let mut problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: String::new(),
+            errors: Vec::new(),
+            existing_plan: None,
+            current_version: None,
+        };
+        problem.detail = match self {
+            Self::BadRequest { message, errors } => {
+                problem.errors = errors.clone();
+                message.clone()
+            }
+            Self::Invalid(errors) => {
+                problem.errors = errors.clone();
+                format!(
+                    "the plan breaks {} rule(s); see `errors` for each field",
+                    errors.len()
+                )
+            }
+            Self::NotFound(what) => what.clone(),
+            Self::VersionConflict { current } => {
+                problem.current_version = Some(*current);
+                format!(
+                    "the plan has changed since you read it (now version {current}); read it \
+                     again and re-apply your change"
+                )
+            }
+            Self::PreconditionRequired => {
+                "send If-Match with the ETag of the version you read, so that no one else's \
+                 change is overwritten"
+                    .into()
+            }
+            Self::Conflict {
+                message,
+                existing_plan,
+            } => {
+                problem.existing_plan = *existing_plan;
+                message.clone()
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("the body is over the limit of {limit} bytes")
+            }
+            Self::UnsupportedMediaType => "send the body as application/json".into(),
+            Self::MethodNotAllowed { allow } => {
+                format!("this endpoint does not support this method; it allows {allow}")
+            }
+            Self::Unavailable(_) => "the database is unavailable; try again shortly".into(),
+            Self::Internal(_) => "an internal error occurred; it has been logged".into(),
+        };
+        problem
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            // Detail of our own faults goes to the log (never clinical: store and encoding
+            // messages carry no bound values), not to the caller.
+            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+            Self::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_its_status() {
+        let table: Vec<(Error, u16)> = vec![
+            (Error::bad_field("person.nhs_number", "bad"), 400),
+            (Error::Invalid(vec![]), 422),
+            (Error::NotFound("x".into()), 404),
+            (Error::VersionConflict { current: 2 }, 412),
+            (Error::PreconditionRequired, 428),
+            (
+                Error::Conflict {
+                    message: "x".into(),
+                    existing_plan: None,
+                },
+                409,
+            ),
+            (Error::PayloadTooLarge { limit: 1 }, 413),
+            (Error::UnsupportedMediaType, 415),
+            (Error::MethodNotAllowed { allow: "GET" }, 405),
+            (Error::Unavailable("down".into()), 503),
+            (Error::Internal("boom".into()), 500),
+        ];
+        for (error, status) in table {
+            assert_eq!(error.status_code().as_u16(), status, "{error:?}");
+            assert_eq!(error.problem().status, status);
+        }
+    }
+
+    #[test]
+    fn internal_detail_is_not_sent() {
+        let problem = Error::Internal("SELECT secret FROM x".into()).problem();
+        assert!(!problem.detail.contains("secret"));
+        let problem = Error::from(StoreError::Backend("disk I/O error at page 7".into())).problem();
+        assert!(!problem.detail.contains("page 7"));
+    }
+
+    #[test]
+    fn store_errors_convert() {
+        let existing = PlanId::new_random();
+        match Error::from(StoreError::DuplicatePerson { existing }) {
+            Error::Conflict { existing_plan, .. } => assert_eq!(existing_plan, Some(existing)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            Error::from(StoreError::VersionConflict { current: 4 }),
+            Error::VersionConflict { current: 4 }
+        ));
+    }
+}

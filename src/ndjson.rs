@@ -1,0 +1,186 @@
+//! NDJSON import and export. Each imported line is its own transaction: a run killed part way
+//! keeps every plan it committed and leaves none half-written; re-importing a file changes
+//! nothing that is already there.
+
+use std::io::Write;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+use crate::domain::{ImportOutcome, ImportRecord, PlanId, PlanRecord};
+use crate::error::Error;
+use crate::http::parse_json;
+use crate::service::PlanService;
+
+/// What one line came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineResult {
+    /// Stored as a new plan.
+    Created(PlanId),
+    /// Already stored as it is.
+    Unchanged(PlanId),
+    /// Added as the next version of a stored plan.
+    VersionAdded(PlanId),
+    /// Refused, with every reason.
+    Rejected(String),
+}
+
+/// Counts for a whole run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// New plans stored.
+    pub created: u64,
+    /// Lines already stored as they are.
+    pub unchanged: u64,
+    /// Lines added as the next version of a stored plan.
+    pub versions_added: u64,
+    /// Lines refused.
+    pub rejected: u64,
+}
+
+/// Why a run stopped before the end of its input.
+#[derive(Debug)]
+pub enum ImportStopped {
+    /// `--strict` and a bad line.
+    BadLine {
+        /// 1-based line number.
+        line: u64,
+        /// Why it was refused.
+        message: String,
+        /// What had been done before it.
+        summary: ImportSummary,
+    },
+    /// The input could not be read or the database failed.
+    Failed(String),
+}
+
+fn describe(error: &Error) -> String {
+    let errors = match error {
+        Error::BadRequest { errors, .. } | Error::Invalid(errors) => errors.as_slice(),
+        _ => &[],
+    };
+    if errors.is_empty() {
+        return error.problem().detail;
+    }
+    errors
+        .iter()
+        .map(|e| {
+            if e.path.is_empty() {
+                e.message.clone()
+            } else {
+                e.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Imports every line of `reader`, calling `on_line(line_number, bytes_read, result)` after
+/// each line (`None` for an empty line, which is skipped).
+pub async fn import<R, F>(
+    service: &PlanService,
+    mut reader: R,
+    strict: bool,
+    mut on_line: F,
+) -> Result<ImportSummary, ImportStopped>
+where
+    R: AsyncBufRead + Unpin,
+    F: FnMut(u64, usize, Option<&LineResult>),
+{
+    let mut summary = ImportSummary::default();
+    let mut buffer = String::new();
+    let mut line_number = 0u64;
+    loop {
+        buffer.clear();
+        let read = reader
+            .read_line(&mut buffer)
+            .await
+            .map_err(|e| ImportStopped::Failed(format!("reading line {}: {e}", line_number + 1)))?;
+        if read == 0 {
+            return Ok(summary);
+        }
+        line_number += 1;
+        let text = buffer.trim();
+        if text.is_empty() {
+            on_line(line_number, read, None);
+            continue;
+        }
+        let outcome = match parse_json::<ImportRecord>(text.as_bytes()) {
+            Ok(record) => service.import(record).await,
+            Err(error) => Err(error),
+        };
+        let result = match outcome {
+            Ok(ImportOutcome::Created(id)) => {
+                summary.created += 1;
+                LineResult::Created(id)
+            }
+            Ok(ImportOutcome::Unchanged(id)) => {
+                summary.unchanged += 1;
+                LineResult::Unchanged(id)
+            }
+            Ok(ImportOutcome::VersionAdded(id)) => {
+                summary.versions_added += 1;
+                LineResult::VersionAdded(id)
+            }
+            Err(error @ (Error::Unavailable(_) | Error::Internal(_))) => {
+                return Err(ImportStopped::Failed(format!(
+                    "line {line_number}: the database failed: {error}"
+                )));
+            }
+            Err(error) => {
+                summary.rejected += 1;
+                LineResult::Rejected(describe(&error))
+            }
+        };
+        on_line(line_number, read, Some(&result));
+        if let (true, LineResult::Rejected(message)) = (strict, &result) {
+            return Err(ImportStopped::BadLine {
+                line: line_number,
+                message: message.clone(),
+                summary,
+            });
+        }
+    }
+}
+
+fn write_line<W: Write>(out: &mut W, record: &PlanRecord) -> Result<(), Error> {
+    serde_json::to_writer(&mut *out, record)
+        .map_err(|e| Error::Internal(format!("export encoding: {e}")))?;
+    out.write_all(b"\n")
+        .map_err(|e| Error::Internal(format!("export write: {e}")))
+}
+
+/// Writes the current version of every plan (of record, or all with `include_ended`) as one
+/// JSON line each, or with `history` every version of each plan, oldest first (what `import`
+/// replays to move a database with its history); returns how many lines.
+pub async fn export<W: Write>(
+    service: &PlanService,
+    include_ended: bool,
+    history: bool,
+    out: &mut W,
+) -> Result<u64, Error> {
+    const PAGE: u32 = 500;
+    let mut after = None;
+    let mut written = 0u64;
+    loop {
+        let page = service.list(after, PAGE, include_ended).await?;
+        for record in &page {
+            if history {
+                let versions = service.history(record.id).await?;
+                for version in versions.iter().rev() {
+                    write_line(out, version)?;
+                    written += 1;
+                }
+            } else {
+                write_line(out, record)?;
+                written += 1;
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = Some(last.id),
+            _ => break,
+        }
+    }
+    out.flush()
+        .map_err(|e| Error::Internal(format!("export write: {e}")))?;
+    Ok(written)
+}

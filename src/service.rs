@@ -1,0 +1,210 @@
+//! The use cases: create, read, revise and end plans, and import them, each one call from the
+//! HTTP handlers or the CLI to the store, with the domain rules applied in between.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::domain::{
+    ImportOutcome, ImportRecord, NhsNumber, PlanContent, PlanEnd, PlanId, PlanRecord,
+};
+use crate::error::Error;
+use crate::store::{PlanStore, StoreError};
+
+/// The plan service: a store, a clock and the identity that changes are recorded under.
+#[derive(Clone)]
+pub struct PlanService {
+    store: Arc<dyn PlanStore>,
+    clock: Arc<dyn Clock>,
+    actor: String,
+}
+
+impl PlanService {
+    /// A service over `store`, recording changes as made by `actor` until authentication names
+    /// the caller.
+    pub fn new(store: Arc<dyn PlanStore>, clock: Arc<dyn Clock>, actor: impl Into<String>) -> Self {
+        Self {
+            store,
+            clock,
+            actor: actor.into(),
+        }
+    }
+
+    /// The clock the service runs on.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Creates a person's plan (version 1).
+    pub async fn create(&self, content: PlanContent) -> Result<PlanRecord, Error> {
+        let record =
+            PlanRecord::create(PlanId::new_random(), content, self.clock.now(), &self.actor)
+                .map_err(Error::Invalid)?;
+        self.store.create(&record).await?;
+        Ok(record)
+    }
+
+    /// The current version of a plan.
+    pub async fn get(&self, id: PlanId) -> Result<PlanRecord, Error> {
+        Ok(self.store.get(id).await?)
+    }
+
+    /// One version of a plan.
+    pub async fn get_version(&self, id: PlanId, version: u32) -> Result<PlanRecord, Error> {
+        Ok(self.store.get_version(id, version).await?)
+    }
+
+    /// Every version, newest first.
+    pub async fn history(&self, id: PlanId) -> Result<Vec<PlanRecord>, Error> {
+        Ok(self.store.history(id).await?)
+    }
+
+    /// The person's plan of record.
+    pub async fn find_current(&self, nhs_number: &NhsNumber) -> Result<PlanRecord, Error> {
+        self.store
+            .find_current(nhs_number)
+            .await?
+            .ok_or_else(|| Error::NotFound("no plan of record for this NHS number".into()))
+    }
+
+    /// Replaces a plan's content, if `expected_version` is still the current one (H4).
+    pub async fn revise(
+        &self,
+        id: PlanId,
+        expected_version: u32,
+        content: PlanContent,
+    ) -> Result<PlanRecord, Error> {
+        let stored = self.store.get(id).await?;
+        if stored.version != expected_version {
+            return Err(Error::VersionConflict {
+                current: stored.version,
+            });
+        }
+        let next = stored.revise(content, self.clock.now(), &self.actor)?;
+        self.store.update(expected_version, &next).await?;
+        Ok(next)
+    }
+
+    /// Revokes a plan or marks it entered in error, keeping its history (H5). With
+    /// `expected_version`, only if that is still the current one.
+    pub async fn end(
+        &self,
+        id: PlanId,
+        expected_version: Option<u32>,
+        how: PlanEnd,
+        reason: &str,
+    ) -> Result<PlanRecord, Error> {
+        let stored = self.store.get(id).await?;
+        if let Some(expected) = expected_version {
+            if stored.version != expected {
+                return Err(Error::VersionConflict {
+                    current: stored.version,
+                });
+            }
+        }
+        let next = stored.end(how, reason, self.clock.now(), &self.actor)?;
+        self.store.update(stored.version, &next).await?;
+        Ok(next)
+    }
+
+    /// Imports one record: stores it, adds it as the next version of the plan it names (an
+    /// export with history replays every version in order), or leaves things as they are when
+    /// the stored plan already says the same (so re-importing a file changes nothing).
+    pub async fn import(&self, line: ImportRecord) -> Result<ImportOutcome, Error> {
+        if let Some(id) = line.id {
+            match self.store.get(id).await {
+                Ok(stored) => return self.import_onto(stored, line).await,
+                Err(StoreError::NotFound) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let record = line
+            .clone()
+            .into_record(self.clock.now(), &self.actor)
+            .map_err(Error::Invalid)?;
+        if record.status.is_current() {
+            if let Some(existing) = self
+                .store
+                .find_current(&record.plan.person.nhs_number)
+                .await?
+            {
+                if line.id.is_none() && line.matches(&existing) {
+                    return Ok(ImportOutcome::Unchanged(existing.id));
+                }
+                return Err(StoreError::DuplicatePerson {
+                    existing: existing.id,
+                }
+                .into());
+            }
+        }
+        self.store.create(&record).await?;
+        Ok(ImportOutcome::Created(record.id))
+    }
+
+    async fn import_onto(
+        &self,
+        stored: PlanRecord,
+        line: ImportRecord,
+    ) -> Result<ImportOutcome, Error> {
+        let id = stored.id;
+        let differs = |version: u32| Error::Conflict {
+            message: format!(
+                "plan {id} version {version} is already stored with different content; not \
+                 overwritten"
+            ),
+            existing_plan: Some(id),
+        };
+        match line.version {
+            None if line.matches(&stored) => Ok(ImportOutcome::Unchanged(id)),
+            None => Err(differs(stored.version)),
+            Some(version) if version <= stored.version => {
+                let kept = if version == stored.version {
+                    stored
+                } else {
+                    self.store.get_version(id, version).await?
+                };
+                if line.matches(&kept) {
+                    Ok(ImportOutcome::Unchanged(id))
+                } else {
+                    Err(differs(version))
+                }
+            }
+            Some(version) if version == stored.version + 1 => {
+                let mut record = line
+                    .into_record(self.clock.now(), &self.actor)
+                    .map_err(Error::Invalid)?;
+                if record.plan.person.nhs_number != stored.plan.person.nhs_number {
+                    return Err(Error::bad_field(
+                        "plan.person.nhs_number",
+                        "a later version of a plan cannot belong to another person",
+                    ));
+                }
+                record.created = stored.created;
+                self.store.update(stored.version, &record).await?;
+                Ok(ImportOutcome::VersionAdded(id))
+            }
+            Some(version) => Err(Error::Conflict {
+                message: format!(
+                    "plan {id} is stored at version {}; this line is version {version}: the \
+                     versions between are missing (import an export made with --history)",
+                    stored.version
+                ),
+                existing_plan: Some(id),
+            }),
+        }
+    }
+
+    /// Current versions of plans in id order, for export.
+    pub async fn list(
+        &self,
+        after: Option<PlanId>,
+        limit: u32,
+        include_ended: bool,
+    ) -> Result<Vec<PlanRecord>, Error> {
+        Ok(self.store.list(after, limit, include_ended).await?)
+    }
+
+    /// Whether the database answers.
+    pub async fn ready(&self) -> Result<(), Error> {
+        Ok(self.store.ping().await?)
+    }
+}

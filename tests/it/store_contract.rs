@@ -1,0 +1,406 @@
+//! The store contract: every backend keeps every version (H5), refuses stale updates (H4),
+//! holds one plan of record per person, and returns exactly what it was given (H6). The same
+//! checks run on every backend: SQLite in memory and on disk always, PostgreSQL when
+//! `ACP_TEST_POSTGRES_URL` is set (CI sets it), each test in a schema of its own.
+
+use std::sync::Arc;
+
+use acp_fhir::domain::{PlanContent, PlanEnd, PlanId, PlanRecord, PlanStatus};
+use acp_fhir::store::{self, PlanStore, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::helpers::{minimal_plan, postgres_url, test_nhs_numbers, test_now};
+
+fn content(nhs_number: &str) -> PlanContent {
+    serde_json::from_value(minimal_plan(nhs_number)).unwrap()
+}
+
+fn new_record(nhs_number: &str, now: DateTime<Utc>) -> PlanRecord {
+    PlanRecord::create(PlanId::new_random(), content(nhs_number), now, "contract").unwrap()
+}
+
+fn revised(record: &PlanRecord, note: &str, now: DateTime<Utc>) -> PlanRecord {
+    let mut next = record.plan.clone();
+    next.special_note = Some(note.to_owned());
+    record.revise(next, now, "contract").unwrap()
+}
+
+async fn create_then_read_returns_exactly_what_was_stored(store: Arc<dyn PlanStore>) {
+    let record = new_record("9990000018", test_now());
+    store.create(&record).await.unwrap();
+    assert_eq!(store.get(record.id).await.unwrap(), record);
+    assert_eq!(store.get_version(record.id, 1).await.unwrap(), record);
+    let found = store
+        .find_current(&record.plan.person.nhs_number)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(record));
+}
+
+async fn unknown_plans_and_versions_are_not_found(store: Arc<dyn PlanStore>) {
+    let record = new_record("9990000018", test_now());
+    store.create(&record).await.unwrap();
+    let missing = PlanId::new_random();
+    assert!(matches!(
+        store.get(missing).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.history(missing).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_version(record.id, 2).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_version(record.id, 0).await,
+        Err(StoreError::NotFound)
+    ));
+    let nobody = "9990000026".parse().unwrap();
+    assert_eq!(store.find_current(&nobody).await.unwrap(), None);
+}
+
+async fn update_with_the_right_version_adds_a_version(store: Arc<dyn PlanStore>) {
+    let first = new_record("9990000018", test_now());
+    store.create(&first).await.unwrap();
+    let second = revised(&first, "key safe 4321", test_now() + Duration::minutes(5));
+    store.update(1, &second).await.unwrap();
+    assert_eq!(store.get(first.id).await.unwrap(), second);
+    assert_eq!(store.get_version(first.id, 1).await.unwrap(), first);
+    assert_eq!(store.get_version(first.id, 2).await.unwrap(), second);
+}
+
+async fn update_with_a_stale_version_is_a_conflict_and_writes_nothing(store: Arc<dyn PlanStore>) {
+    let first = new_record("9990000018", test_now());
+    store.create(&first).await.unwrap();
+    let second = revised(&first, "one", test_now());
+    store.update(1, &second).await.unwrap();
+    // A second writer that also read version 1 (H4).
+    let rival = revised(&first, "two", test_now());
+    match store.update(1, &rival).await {
+        Err(StoreError::VersionConflict { current }) => assert_eq!(current, 2),
+        other => panic!("expected a version conflict, got {other:?}"),
+    }
+    assert_eq!(store.get(first.id).await.unwrap(), second);
+    assert_eq!(store.history(first.id).await.unwrap().len(), 2);
+}
+
+async fn update_of_an_unknown_plan_is_not_found(store: Arc<dyn PlanStore>) {
+    let ghost = new_record("9990000018", test_now());
+    let next = revised(&ghost, "x", test_now());
+    assert!(matches!(
+        store.update(1, &next).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn history_stays_intact_after_many_updates(store: Arc<dyn PlanStore>) {
+    let mut record = new_record("9990000018", test_now());
+    store.create(&record).await.unwrap();
+    let mut written = vec![record.clone()];
+    for n in 1..=60 {
+        let next = revised(
+            &record,
+            &format!("note {n}"),
+            test_now() + Duration::seconds(n),
+        );
+        store.update(record.version, &next).await.unwrap();
+        written.push(next.clone());
+        record = next;
+    }
+    let history = store.history(record.id).await.unwrap();
+    assert_eq!(history.len(), 61);
+    written.reverse();
+    assert_eq!(history, written, "history is every version, newest first");
+    for version in [1u32, 17, 61] {
+        let stored = store.get_version(record.id, version).await.unwrap();
+        assert_eq!(stored.version, version);
+        let expected_note = (version > 1).then(|| format!("note {}", version - 1));
+        assert_eq!(stored.plan.special_note, expected_note);
+    }
+}
+
+async fn one_plan_of_record_per_person(store: Arc<dyn PlanStore>) {
+    let first = new_record("9990000018", test_now());
+    store.create(&first).await.unwrap();
+    let second = new_record("9990000018", test_now());
+    match store.create(&second).await {
+        Err(StoreError::DuplicatePerson { existing }) => assert_eq!(existing, first.id),
+        other => panic!("expected a duplicate-person conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.get(second.id).await,
+        Err(StoreError::NotFound)
+    ));
+    // Once revoked, the person may get a new plan; the revoked one stays readable.
+    let revoked = first
+        .end(PlanEnd::Revoke, "left the register", test_now(), "contract")
+        .unwrap();
+    store.update(1, &revoked).await.unwrap();
+    store.create(&second).await.unwrap();
+    let current = store
+        .find_current(&second.plan.person.nhs_number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.id, second.id);
+    assert_eq!(
+        store.get(first.id).await.unwrap().status,
+        PlanStatus::Revoked
+    );
+}
+
+async fn a_second_plan_with_the_same_id_is_refused(store: Arc<dyn PlanStore>) {
+    let first = new_record("9990000018", test_now());
+    store.create(&first).await.unwrap();
+    let mut clash = new_record("9990000026", test_now());
+    clash.id = first.id;
+    assert!(matches!(
+        store.create(&clash).await,
+        Err(StoreError::DuplicateId)
+    ));
+    assert_eq!(store.get(first.id).await.unwrap(), first);
+}
+
+async fn revoke_and_entered_in_error_keep_history(store: Arc<dyn PlanStore>) {
+    let first = new_record("9990000018", test_now());
+    store.create(&first).await.unwrap();
+    let revoked = first
+        .end(PlanEnd::Revoke, "moved out of area", test_now(), "contract")
+        .unwrap();
+    store.update(1, &revoked).await.unwrap();
+    let erroneous = revoked
+        .end(
+            PlanEnd::EnteredInError,
+            "wrong person",
+            test_now(),
+            "contract",
+        )
+        .unwrap();
+    store.update(2, &erroneous).await.unwrap();
+    let history = store.history(first.id).await.unwrap();
+    let statuses: Vec<PlanStatus> = history.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            PlanStatus::EnteredInError,
+            PlanStatus::Revoked,
+            PlanStatus::Active
+        ]
+    );
+    assert_eq!(store.get_version(first.id, 1).await.unwrap(), first);
+    assert_eq!(
+        store
+            .find_current(&first.plan.person.nhs_number)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn list_pages_in_id_order_and_filters_ended_plans(store: Arc<dyn PlanStore>) {
+    let mut ids = Vec::new();
+    for nhs in test_nhs_numbers().take(25) {
+        let record = new_record(&nhs, test_now());
+        store.create(&record).await.unwrap();
+        ids.push(record.id);
+    }
+    ids.sort();
+    let ended = store.get(ids[3]).await.unwrap();
+    let ended = ended
+        .end(PlanEnd::EnteredInError, "duplicate", test_now(), "contract")
+        .unwrap();
+    store.update(1, &ended).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list(after, 10, true).await.unwrap();
+        seen.extend(page.iter().map(|r| r.id));
+        match page.last() {
+            Some(last) if page.len() == 10 => after = Some(last.id),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, ids, "every plan once, in id order");
+    let current: Vec<PlanId> = store
+        .list(None, 100, false)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(current.len(), 24);
+    assert!(!current.contains(&ids[3]));
+}
+
+async fn text_and_time_zones_come_back_exactly(store: Arc<dyn PlanStore>) {
+    let mut plan = minimal_plan("9990000018");
+    let long_note = "Très important — ключ под ковриком. ".repeat(3000);
+    plan["special_note"] = json!(long_note);
+    plan["resuscitation_decisions"] = json!([
+        {
+            "status": "revoked",
+            "decision": "not-for-cpr",
+            "decision_date": "2026-03-01",
+            "review": "2026-06-01",
+            "decided_by": { "name": "Dr Old" },
+            "ended": { "at": "2026-05-01T23:30:15.123456+01:00", "by": "Dr New", "reason": "patient changed mind" }
+        },
+        {
+            "decision": "for-cpr",
+            "decision_date": "2026-05-01",
+            "review": "indefinite",
+            "decided_by": { "name": "Dr New" }
+        }
+    ]);
+    let content: PlanContent = serde_json::from_value(plan).unwrap();
+    let record = PlanRecord::create(PlanId::new_random(), content, test_now(), "contract").unwrap();
+    store.create(&record).await.unwrap();
+    let stored = store.get(record.id).await.unwrap();
+    assert_eq!(
+        stored.plan.special_note.as_deref(),
+        Some(long_note.as_str())
+    );
+    let ended_at = stored.plan.resuscitation_decisions[0]
+        .ended
+        .as_ref()
+        .and_then(|e| e.at)
+        .unwrap();
+    assert_eq!(ended_at.to_rfc3339(), "2026-05-01T23:30:15.123456+01:00");
+    assert_eq!(stored, record);
+}
+
+async fn concurrent_updates_of_one_version_give_one_winner(store: Arc<dyn PlanStore>) {
+    let first = new_record("9990000018", test_now());
+    store.create(&first).await.unwrap();
+    let a = revised(&first, "writer a", test_now());
+    let b = revised(&first, "writer b", test_now());
+    let (ra, rb) = tokio::join!(store.update(1, &a), store.update(1, &b));
+    let outcomes = [ra.is_ok(), rb.is_ok()];
+    assert_eq!(
+        outcomes.iter().filter(|ok| **ok).count(),
+        1,
+        "{ra:?} {rb:?}"
+    );
+    let loser = if ra.is_ok() { rb } else { ra };
+    assert!(matches!(
+        loser,
+        Err(StoreError::VersionConflict { current: 2 })
+    ));
+    assert_eq!(store.history(first.id).await.unwrap().len(), 2);
+}
+
+async fn ping_answers(store: Arc<dyn PlanStore>) {
+    store.ping().await.unwrap();
+}
+
+/// Runs each contract check against a fresh store from `$open`.
+macro_rules! contract_suite {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+            contract_suite!(@tests $open;
+                create_then_read_returns_exactly_what_was_stored,
+                unknown_plans_and_versions_are_not_found,
+                update_with_the_right_version_adds_a_version,
+                update_with_a_stale_version_is_a_conflict_and_writes_nothing,
+                update_of_an_unknown_plan_is_not_found,
+                history_stays_intact_after_many_updates,
+                one_plan_of_record_per_person,
+                a_second_plan_with_the_same_id_is_refused,
+                revoke_and_entered_in_error_keep_history,
+                list_pages_in_id_order_and_filters_ended_plans,
+                text_and_time_zones_come_back_exactly,
+                concurrent_updates_of_one_version_give_one_winner,
+                ping_answers
+            );
+        }
+    };
+    (@tests $open:expr; $($name:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let Some((store, _guard)) = $open.await else {
+                    eprintln!("skipped: ACP_TEST_POSTGRES_URL is not set");
+                    return;
+                };
+                super::$name(store).await;
+            }
+        )+
+    };
+}
+
+async fn sqlite_memory() -> Option<(Arc<dyn PlanStore>, ())> {
+    Some((store::connect("sqlite::memory:").await.unwrap(), ()))
+}
+
+async fn sqlite_file() -> Option<(Arc<dyn PlanStore>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("contract.db").display());
+    Some((store::connect(&url).await.unwrap(), dir))
+}
+
+async fn postgres() -> Option<(Arc<dyn PlanStore>, ())> {
+    let url = postgres_url().await?;
+    Some((store::connect(&url).await.unwrap(), ()))
+}
+
+contract_suite!(on_sqlite_memory, sqlite_memory());
+contract_suite!(on_sqlite_file, sqlite_file());
+contract_suite!(on_postgres, postgres());
+
+/// CI must not silently skip the PostgreSQL half of the suite.
+#[test]
+fn ci_runs_the_postgres_suite() {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        assert!(
+            std::env::var("ACP_TEST_POSTGRES_URL").is_ok(),
+            "CI=true but ACP_TEST_POSTGRES_URL is not set: the PostgreSQL contract would be skipped"
+        );
+    }
+}
+
+/// Defence in depth for H5 on PostgreSQL: triggers refuse to rewrite or delete history.
+#[tokio::test]
+async fn postgres_history_rows_cannot_be_rewritten_or_deleted() {
+    let Some(url) = postgres_url().await else {
+        eprintln!("skipped: ACP_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let store = store::connect(&url).await.unwrap();
+    let record = new_record("9990000018", test_now());
+    store.create(&record).await.unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    for statement in [
+        "UPDATE plan_versions SET document = '{}'",
+        "DELETE FROM plan_versions",
+        "DELETE FROM plans",
+    ] {
+        let error = sqlx::query(statement).execute(&pool).await.err();
+        assert!(error.is_some(), "{statement} must be refused");
+    }
+    assert_eq!(store.get(record.id).await.unwrap(), record);
+}
+
+/// Defence in depth for H5: the SQLite schema itself refuses to rewrite or delete history.
+#[tokio::test]
+async fn sqlite_history_rows_cannot_be_rewritten_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("h5.db").display());
+    let store = store::connect(&url).await.unwrap();
+    let record = new_record("9990000018", test_now());
+    store.create(&record).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for statement in [
+        "UPDATE plan_versions SET document = '{}'",
+        "DELETE FROM plan_versions",
+        "DELETE FROM plans",
+    ] {
+        let error = sqlx::query(statement).execute(&pool).await.err();
+        assert!(error.is_some(), "{statement} must be refused");
+    }
+    assert_eq!(store.get(record.id).await.unwrap(), record);
+}
