@@ -1096,3 +1096,114 @@ async fn serve_demo_loads_the_demo_plans_once_and_prints_example_requests() {
     let status = running.terminate();
     assert_eq!(status.code(), Some(0), "{}", running.transcript());
 }
+
+// ---------------------------------------------------------------------------------------------
+// H8: nothing clinical in the logs
+// ---------------------------------------------------------------------------------------------
+
+/// Every kind of request, good and bad, carrying an NHS number, a name and clinical free text
+/// in the body, the query string and error messages: none of it may reach the log, even at
+/// debug level.
+#[tokio::test]
+async fn nothing_clinical_reaches_the_logs_even_at_debug_level() {
+    let sandbox = Sandbox::new();
+    let mut command = sandbox.command();
+    command.args(["--log", "debug", "serve", "--listen", "127.0.0.1:0"]);
+    let mut running = Running::spawn(command);
+    let address = running.wait_until_listening();
+    let base = format!("http://{address}");
+    let client = reqwest::Client::new();
+
+    let nhs = "9994010077";
+    let wrong_check_digit = "9994010078";
+    let secrets = [
+        nhs,
+        wrong_check_digit,
+        "Zyxwvutsonian",
+        "SECRET-NOTE-7781",
+        "CLINICAL-REASON-5521",
+        "DIAGNOSIS-TEXT-3391",
+        "purple form on the fridge",
+    ];
+    let mut plan = minimal_plan(nhs);
+    plan["person"]["family_name"] = "Zyxwvutsonian".into();
+    plan["special_note"] = "SECRET-NOTE-7781".into();
+    plan["diagnosis"]["primary"]["text"] = "DIAGNOSIS-TEXT-3391".into();
+    plan["resuscitation_decisions"][0]["reason"] = "CLINICAL-REASON-5521".into();
+
+    let created = client
+        .post(format!("{base}/api/v1/plans"))
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (query, status) in [(nhs, 200), (wrong_check_digit, 400)] {
+        let found = client
+            .get(format!("{base}/api/v1/plans?nhs_number={query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(found.status().as_u16(), status);
+    }
+    // A duplicate (409), a rule failure (422), a stale version (412), malformed JSON (400).
+    let duplicate = client
+        .post(format!("{base}/api/v1/plans"))
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status().as_u16(), 409);
+    let mut invalid = plan.clone();
+    invalid["person"]["given_names"] = serde_json::json!([]);
+    let refused = client
+        .put(format!("{base}/api/v1/plans/{id}"))
+        .header("If-Match", "\"1\"")
+        .json(&invalid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+    let stale = client
+        .put(format!("{base}/api/v1/plans/{id}"))
+        .header("If-Match", "\"7\"")
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status().as_u16(), 412);
+    let malformed = client
+        .post(format!("{base}/api/v1/plans"))
+        .header("Content-Type", "application/json")
+        .body(format!(
+            "{{\"person\": {{\"nhs_number\": \"{nhs}\", \"family_name\": \"Zyxwvutsonian\""
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status().as_u16(), 400);
+    let history = client
+        .get(format!("{base}/api/v1/plans/{id}/history"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.status().as_u16(), 200);
+
+    let status = running.terminate();
+    assert_eq!(status.code(), Some(0), "{}", running.transcript());
+    let log = running.stderr_seen.join("\n");
+    assert!(
+        log.contains("handled"),
+        "the requests were logged at all:\n{log}"
+    );
+    for secret in secrets {
+        assert!(
+            !log.contains(secret),
+            "`{secret}` reached the log (H8):\n{log}"
+        );
+    }
+}
