@@ -335,6 +335,8 @@ async fn the_service_starts_unready_while_postgres_is_down_and_becomes_ready() {
 struct Instance {
     child: Child,
     base: String,
+    /// The log lines up to and including `listening`.
+    startup_log: Vec<String>,
 }
 
 impl Instance {
@@ -359,11 +361,13 @@ impl Instance {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
+        let mut startup_log = Vec::new();
         let base = loop {
             let line = lines
                 .next()
                 .expect("the instance exits before listening")
                 .unwrap();
+            startup_log.push(line.clone());
             if let Some(rest) = line.split("address=").nth(1) {
                 let address: String = rest
                     .chars()
@@ -374,7 +378,11 @@ impl Instance {
         };
         // Keep draining the log so the process never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, base }
+        Self {
+            child,
+            base,
+            startup_log,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -392,9 +400,20 @@ impl Drop for Instance {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_one_postgres() {
     let url = postgres_or_skip!();
+    // The test server trusts local connections, so a password can ride along unchecked: it
+    // must never be printed.
+    let mut with_password = url::Url::parse(&url).unwrap();
+    with_password.set_password(Some("pw-s3cret")).unwrap();
+    let url = with_password.to_string();
     service_on(&url).await.ready().await.unwrap();
     let a = Instance::start(&url);
     let b = Instance::start(&url);
+    let log = a.startup_log.join("\n");
+    assert!(log.contains(":***@"), "the masked URL is logged:\n{log}");
+    assert!(
+        !log.contains("pw-s3cret"),
+        "the password reached the log:\n{log}"
+    );
     let client = reqwest::Client::new();
 
     // A write through one is read at once through the other.
