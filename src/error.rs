@@ -26,6 +26,9 @@ pub enum Error {
     /// No such thing.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The thing existed but is no longer part of the plan (its history remains).
+    #[error("gone: {0}")]
+    Gone(String),
     /// The caller's version is not the current one (H4).
     #[error("version conflict: current is {current}")]
     VersionConflict {
@@ -58,6 +61,9 @@ pub enum Error {
     /// The body is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// No representation the caller accepts (FHIR: JSON or XML).
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
     /// The database is down or saturated.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -159,7 +165,7 @@ impl Error {
                     errors.len()
                 )
             }
-            Self::NotFound(what) => what.clone(),
+            Self::NotFound(what) | Self::Gone(what) => what.clone(),
             Self::VersionConflict { current } => {
                 problem.current_version = Some(*current);
                 format!(
@@ -186,6 +192,7 @@ impl Error {
             Self::MethodNotAllowed { allow } => {
                 format!("this endpoint does not support this method; it allows {allow}")
             }
+            Self::NotAcceptable(detail) => detail.clone(),
             Self::Unavailable(_) => "the database is unavailable; try again shortly".into(),
             Self::Internal(_) => "an internal error occurred; it has been logged".into(),
         };
@@ -193,33 +200,8 @@ impl Error {
     }
 }
 
-impl ResponseError for Error {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
-            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            // Detail of our own faults goes to the log (never clinical: store and encoding
-            // messages carry no bound values), not to the caller.
-            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
-            Self::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
-            _ => {}
-        }
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+impl Error {
+    fn headers(&self, response: &mut actix_web::HttpResponseBuilder) {
         match self {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
@@ -229,6 +211,91 @@ impl ResponseError for Error {
             }
             _ => {}
         }
+    }
+
+    fn log(&self) {
+        // Detail of our own faults goes to the log (never clinical: store and encoding
+        // messages carry no bound values), not to the caller.
+        match self {
+            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+            Self::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+            _ => {}
+        }
+    }
+}
+
+/// An error on `/fhir`: told as an OperationOutcome, in the format the request negotiated.
+#[derive(Debug)]
+pub struct FhirError {
+    /// What went wrong.
+    pub error: Error,
+    /// How to write it.
+    pub rendering: crate::fhir::format::Rendering,
+}
+
+impl From<Error> for FhirError {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            rendering: crate::fhir::format::Rendering::default(),
+        }
+    }
+}
+
+impl std::fmt::Display for FhirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for FhirError {
+    fn status_code(&self) -> StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.error.log();
+        let outcome = fhirbolt::model::r4::Resource::OperationOutcome(Box::new(
+            crate::fhir::outcome::operation_outcome(&self.error),
+        ));
+        let (body, content_type) = match crate::fhir::format::render(&outcome, self.rendering) {
+            Ok(body) => (body, self.rendering.format.content_type()),
+            Err(_) => (
+                self.error.problem().detail.into_bytes(),
+                "text/plain; charset=utf-8",
+            ),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, content_type));
+        self.error.headers(&mut response);
+        response.body(body)
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        self.headers(&mut response);
         response.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
     }
 }
@@ -243,6 +310,7 @@ mod tests {
             (Error::bad_field("person.nhs_number", "bad"), 400),
             (Error::Invalid(vec![]), 422),
             (Error::NotFound("x".into()), 404),
+            (Error::Gone("x".into()), 410),
             (Error::VersionConflict { current: 2 }, 412),
             (Error::PreconditionRequired, 428),
             (
@@ -255,6 +323,7 @@ mod tests {
             (Error::PayloadTooLarge { limit: 1 }, 413),
             (Error::UnsupportedMediaType, 415),
             (Error::MethodNotAllowed { allow: "GET" }, 405),
+            (Error::NotAcceptable("x".into()), 406),
             (Error::Unavailable("down".into()), 503),
             (Error::Internal("boom".into()), 500),
         ];

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fhir;
 pub mod http;
 pub mod ndjson;
 pub mod service;

@@ -39,7 +39,9 @@ impl PlanService {
         let record =
             PlanRecord::create(PlanId::new_random(), content, self.clock.now(), &self.actor)
                 .map_err(Error::Invalid)?;
-        self.store.create(&record).await?;
+        self.store
+            .create(&record, &crate::fhir::project(&record).keys())
+            .await?;
         Ok(record)
     }
 
@@ -80,7 +82,9 @@ impl PlanService {
             });
         }
         let next = stored.revise(content, self.clock.now(), &self.actor)?;
-        self.store.update(expected_version, &next).await?;
+        self.store
+            .update(expected_version, &next, &crate::fhir::project(&next).keys())
+            .await?;
         Ok(next)
     }
 
@@ -102,7 +106,9 @@ impl PlanService {
             }
         }
         let next = stored.end(how, reason, self.clock.now(), &self.actor)?;
-        self.store.update(stored.version, &next).await?;
+        self.store
+            .update(stored.version, &next, &crate::fhir::project(&next).keys())
+            .await?;
         Ok(next)
     }
 
@@ -136,7 +142,9 @@ impl PlanService {
                 .into());
             }
         }
-        self.store.create(&record).await?;
+        self.store
+            .create(&record, &crate::fhir::project(&record).keys())
+            .await?;
         Ok(ImportOutcome::Created(record.id))
     }
 
@@ -179,7 +187,13 @@ impl PlanService {
                     ));
                 }
                 record.created = stored.created;
-                self.store.update(stored.version, &record).await?;
+                self.store
+                    .update(
+                        stored.version,
+                        &record,
+                        &crate::fhir::project(&record).keys(),
+                    )
+                    .await?;
                 Ok(ImportOutcome::VersionAdded(id))
             }
             Some(version) => Err(Error::Conflict {
@@ -201,6 +215,11 @@ impl PlanService {
         include_ended: bool,
     ) -> Result<Vec<PlanRecord>, Error> {
         Ok(self.store.list(after, limit, include_ended).await?)
+    }
+
+    /// The plan a projected FHIR resource belongs to.
+    pub async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, Error> {
+        Ok(self.store.locate(resource_type, id).await?)
     }
 
     /// Whether the database answers.

@@ -3,6 +3,7 @@
 
 mod api;
 mod body;
+pub mod fhir;
 mod health;
 mod request_id;
 
@@ -74,6 +75,7 @@ pub fn server(
             .app_data(schema.clone())
             .configure(health::configure)
             .configure(api::configure)
+            .configure(fhir::configure)
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(settings.shutdown_timeout_secs)

@@ -62,11 +62,25 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// A projected FHIR resource, by type and logical id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    /// `Consent`, `Goal`…
+    pub resource_type: &'static str,
+    /// The logical id.
+    pub id: String,
+}
+
 /// The storage contract every backend meets, method for method.
 #[async_trait]
 pub trait PlanStore: Send + Sync {
-    /// Stores a new plan (its first version, or an imported one).
-    async fn create(&self, record: &PlanRecord) -> Result<(), StoreError>;
+    /// Stores a new plan (its first version, or an imported one) and indexes the FHIR resources
+    /// it projects to, in one transaction.
+    async fn create(
+        &self,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+    ) -> Result<(), StoreError>;
     /// The current version of a plan.
     async fn get(&self, id: PlanId) -> Result<PlanRecord, StoreError>;
     /// One version of a plan.
@@ -75,8 +89,16 @@ pub trait PlanStore: Send + Sync {
     async fn history(&self, id: PlanId) -> Result<Vec<PlanRecord>, StoreError>;
     /// The person's plan of record (active, or completed after death), if any.
     async fn find_current(&self, nhs_number: &NhsNumber) -> Result<Option<PlanRecord>, StoreError>;
-    /// Stores `record` as the next version, only if the stored version is `expected_version`.
-    async fn update(&self, expected_version: u32, record: &PlanRecord) -> Result<(), StoreError>;
+    /// Stores `record` as the next version, only if the stored version is `expected_version`,
+    /// and indexes any FHIR resource it projects to for the first time, in one transaction.
+    async fn update(
+        &self,
+        expected_version: u32,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+    ) -> Result<(), StoreError>;
+    /// The plan a projected FHIR resource belongs to.
+    async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, StoreError>;
     /// The current versions of plans in id order after `after`, at most `limit`; with
     /// `include_ended`, revoked and entered-in-error plans too.
     async fn list(

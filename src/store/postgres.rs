@@ -10,7 +10,7 @@ use sqlx::{PgPool, Row};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::{decode, encode, PlanStore, StoreError, StoreOptions};
+use super::{decode, encode, PlanStore, ResourceKey, StoreError, StoreOptions};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
 const CURRENT_STATUSES: &str = "('active', 'completed')";
@@ -32,6 +32,27 @@ fn backend(error: sqlx::Error) -> StoreError {
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+async fn index_resources(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    record: &PlanRecord,
+    resources: &[ResourceKey],
+) -> Result<(), StoreError> {
+    for key in resources {
+        sqlx::query(
+            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (resource_type, resource_id) DO NOTHING",
+        )
+        .bind(key.resource_type)
+        .bind(&key.id)
+        .bind(record.id.as_uuid())
+        .bind(version_i32(record.version))
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
 }
 
 fn version_i32(version: u32) -> i32 {
@@ -89,7 +110,11 @@ impl PostgresStore {
 
 #[async_trait]
 impl PlanStore for PostgresStore {
-    async fn create(&self, record: &PlanRecord) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+    ) -> Result<(), StoreError> {
         self.ready().await?;
         let document = encode(record)?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
@@ -133,6 +158,7 @@ impl PlanStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        index_resources(&mut tx, record, resources).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -192,7 +218,12 @@ impl PlanStore for PostgresStore {
         row.map(|r| decode(r.get::<&str, _>(0))).transpose()
     }
 
-    async fn update(&self, expected_version: u32, record: &PlanRecord) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        expected_version: u32,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+    ) -> Result<(), StoreError> {
         self.ready().await?;
         let document = encode(record)?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
@@ -245,6 +276,7 @@ impl PlanStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        index_resources(&mut tx, record, resources).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -271,6 +303,19 @@ impl PlanStore for PostgresStore {
         .await
         .map_err(backend)?;
         rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
+    }
+
+    async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, StoreError> {
+        self.ready().await?;
+        let row = sqlx::query(
+            "SELECT plan_id FROM resource_index WHERE resource_type = $1 AND resource_id = $2",
+        )
+        .bind(resource_type)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.map(|r| PlanId::from(r.get::<Uuid, _>(0))))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

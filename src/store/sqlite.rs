@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{decode, encode, timestamp, PlanStore, StoreError, StoreOptions};
+use super::{decode, encode, timestamp, PlanStore, ResourceKey, StoreError, StoreOptions};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
 const CURRENT_STATUSES: &str = "('active', 'completed')";
@@ -83,6 +83,27 @@ impl SqliteStore {
     }
 }
 
+async fn index_resources(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    record: &PlanRecord,
+    resources: &[ResourceKey],
+) -> Result<(), StoreError> {
+    for key in resources {
+        sqlx::query(
+            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (resource_type, resource_id) DO NOTHING",
+        )
+        .bind(key.resource_type)
+        .bind(&key.id)
+        .bind(record.id.to_string())
+        .bind(i64::from(record.version))
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 fn parse_id(raw: &str) -> Result<PlanId, StoreError> {
     PlanId::parse(raw).map_err(|_| StoreError::Backend(format!("stored plan id unreadable: {raw}")))
 }
@@ -93,7 +114,11 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 #[async_trait]
 impl PlanStore for SqliteStore {
-    async fn create(&self, record: &PlanRecord) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+    ) -> Result<(), StoreError> {
         let document = encode(record)?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let inserted = sqlx::query(
@@ -136,6 +161,7 @@ impl PlanStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        index_resources(&mut tx, record, resources).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -191,7 +217,12 @@ impl PlanStore for SqliteStore {
         row.map(|r| decode(r.get::<&str, _>(0))).transpose()
     }
 
-    async fn update(&self, expected_version: u32, record: &PlanRecord) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        expected_version: u32,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+    ) -> Result<(), StoreError> {
         let document = encode(record)?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
@@ -242,6 +273,7 @@ impl PlanStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        index_resources(&mut tx, record, resources).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -267,6 +299,19 @@ impl PlanStore for SqliteStore {
         .await
         .map_err(backend)?;
         rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
+    }
+
+    async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, StoreError> {
+        let row = sqlx::query(
+            "SELECT plan_id FROM resource_index WHERE resource_type = ? AND resource_id = ?",
+        )
+        .bind(resource_type)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| parse_id(r.get::<String, _>(0).as_str()))
+            .transpose()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -5,6 +5,8 @@ mod api;
 mod backends;
 mod cli;
 mod compose;
+mod fhir_api;
+mod fhir_golden;
 mod fixtures;
 mod helpers;
 mod on_postgres;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use acp_fhir::domain::{PlanContent, PlanEnd, PlanId, PlanRecord, PlanStatus};
-use acp_fhir::store::{self, PlanStore, StoreError};
+use acp_fhir::store::{self, PlanStore, ResourceKey, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -28,7 +28,7 @@ fn revised(record: &PlanRecord, note: &str, now: DateTime<Utc>) -> PlanRecord {
 
 async fn create_then_read_returns_exactly_what_was_stored(store: Arc<dyn PlanStore>) {
     let record = new_record("9990000018", test_now());
-    store.create(&record).await.unwrap();
+    store.create(&record, &[]).await.unwrap();
     assert_eq!(store.get(record.id).await.unwrap(), record);
     assert_eq!(store.get_version(record.id, 1).await.unwrap(), record);
     let found = store
@@ -40,7 +40,7 @@ async fn create_then_read_returns_exactly_what_was_stored(store: Arc<dyn PlanSto
 
 async fn unknown_plans_and_versions_are_not_found(store: Arc<dyn PlanStore>) {
     let record = new_record("9990000018", test_now());
-    store.create(&record).await.unwrap();
+    store.create(&record, &[]).await.unwrap();
     let missing = PlanId::new_random();
     assert!(matches!(
         store.get(missing).await,
@@ -64,9 +64,9 @@ async fn unknown_plans_and_versions_are_not_found(store: Arc<dyn PlanStore>) {
 
 async fn update_with_the_right_version_adds_a_version(store: Arc<dyn PlanStore>) {
     let first = new_record("9990000018", test_now());
-    store.create(&first).await.unwrap();
+    store.create(&first, &[]).await.unwrap();
     let second = revised(&first, "key safe 4321", test_now() + Duration::minutes(5));
-    store.update(1, &second).await.unwrap();
+    store.update(1, &second, &[]).await.unwrap();
     assert_eq!(store.get(first.id).await.unwrap(), second);
     assert_eq!(store.get_version(first.id, 1).await.unwrap(), first);
     assert_eq!(store.get_version(first.id, 2).await.unwrap(), second);
@@ -74,12 +74,12 @@ async fn update_with_the_right_version_adds_a_version(store: Arc<dyn PlanStore>)
 
 async fn update_with_a_stale_version_is_a_conflict_and_writes_nothing(store: Arc<dyn PlanStore>) {
     let first = new_record("9990000018", test_now());
-    store.create(&first).await.unwrap();
+    store.create(&first, &[]).await.unwrap();
     let second = revised(&first, "one", test_now());
-    store.update(1, &second).await.unwrap();
+    store.update(1, &second, &[]).await.unwrap();
     // A second writer that also read version 1 (H4).
     let rival = revised(&first, "two", test_now());
-    match store.update(1, &rival).await {
+    match store.update(1, &rival, &[]).await {
         Err(StoreError::VersionConflict { current }) => assert_eq!(current, 2),
         other => panic!("expected a version conflict, got {other:?}"),
     }
@@ -91,14 +91,14 @@ async fn update_of_an_unknown_plan_is_not_found(store: Arc<dyn PlanStore>) {
     let ghost = new_record("9990000018", test_now());
     let next = revised(&ghost, "x", test_now());
     assert!(matches!(
-        store.update(1, &next).await,
+        store.update(1, &next, &[]).await,
         Err(StoreError::NotFound)
     ));
 }
 
 async fn history_stays_intact_after_many_updates(store: Arc<dyn PlanStore>) {
     let mut record = new_record("9990000018", test_now());
-    store.create(&record).await.unwrap();
+    store.create(&record, &[]).await.unwrap();
     let mut written = vec![record.clone()];
     for n in 1..=60 {
         let next = revised(
@@ -106,7 +106,7 @@ async fn history_stays_intact_after_many_updates(store: Arc<dyn PlanStore>) {
             &format!("note {n}"),
             test_now() + Duration::seconds(n),
         );
-        store.update(record.version, &next).await.unwrap();
+        store.update(record.version, &next, &[]).await.unwrap();
         written.push(next.clone());
         record = next;
     }
@@ -124,9 +124,9 @@ async fn history_stays_intact_after_many_updates(store: Arc<dyn PlanStore>) {
 
 async fn one_plan_of_record_per_person(store: Arc<dyn PlanStore>) {
     let first = new_record("9990000018", test_now());
-    store.create(&first).await.unwrap();
+    store.create(&first, &[]).await.unwrap();
     let second = new_record("9990000018", test_now());
-    match store.create(&second).await {
+    match store.create(&second, &[]).await {
         Err(StoreError::DuplicatePerson { existing }) => assert_eq!(existing, first.id),
         other => panic!("expected a duplicate-person conflict, got {other:?}"),
     }
@@ -138,8 +138,8 @@ async fn one_plan_of_record_per_person(store: Arc<dyn PlanStore>) {
     let revoked = first
         .end(PlanEnd::Revoke, "left the register", test_now(), "contract")
         .unwrap();
-    store.update(1, &revoked).await.unwrap();
-    store.create(&second).await.unwrap();
+    store.update(1, &revoked, &[]).await.unwrap();
+    store.create(&second, &[]).await.unwrap();
     let current = store
         .find_current(&second.plan.person.nhs_number)
         .await
@@ -154,11 +154,11 @@ async fn one_plan_of_record_per_person(store: Arc<dyn PlanStore>) {
 
 async fn a_second_plan_with_the_same_id_is_refused(store: Arc<dyn PlanStore>) {
     let first = new_record("9990000018", test_now());
-    store.create(&first).await.unwrap();
+    store.create(&first, &[]).await.unwrap();
     let mut clash = new_record("9990000026", test_now());
     clash.id = first.id;
     assert!(matches!(
-        store.create(&clash).await,
+        store.create(&clash, &[]).await,
         Err(StoreError::DuplicateId)
     ));
     assert_eq!(store.get(first.id).await.unwrap(), first);
@@ -166,11 +166,11 @@ async fn a_second_plan_with_the_same_id_is_refused(store: Arc<dyn PlanStore>) {
 
 async fn revoke_and_entered_in_error_keep_history(store: Arc<dyn PlanStore>) {
     let first = new_record("9990000018", test_now());
-    store.create(&first).await.unwrap();
+    store.create(&first, &[]).await.unwrap();
     let revoked = first
         .end(PlanEnd::Revoke, "moved out of area", test_now(), "contract")
         .unwrap();
-    store.update(1, &revoked).await.unwrap();
+    store.update(1, &revoked, &[]).await.unwrap();
     let erroneous = revoked
         .end(
             PlanEnd::EnteredInError,
@@ -179,7 +179,7 @@ async fn revoke_and_entered_in_error_keep_history(store: Arc<dyn PlanStore>) {
             "contract",
         )
         .unwrap();
-    store.update(2, &erroneous).await.unwrap();
+    store.update(2, &erroneous, &[]).await.unwrap();
     let history = store.history(first.id).await.unwrap();
     let statuses: Vec<PlanStatus> = history.iter().map(|r| r.status).collect();
     assert_eq!(
@@ -204,7 +204,7 @@ async fn list_pages_in_id_order_and_filters_ended_plans(store: Arc<dyn PlanStore
     let mut ids = Vec::new();
     for nhs in test_nhs_numbers().take(25) {
         let record = new_record(&nhs, test_now());
-        store.create(&record).await.unwrap();
+        store.create(&record, &[]).await.unwrap();
         ids.push(record.id);
     }
     ids.sort();
@@ -212,7 +212,7 @@ async fn list_pages_in_id_order_and_filters_ended_plans(store: Arc<dyn PlanStore
     let ended = ended
         .end(PlanEnd::EnteredInError, "duplicate", test_now(), "contract")
         .unwrap();
-    store.update(1, &ended).await.unwrap();
+    store.update(1, &ended, &[]).await.unwrap();
 
     let mut seen = Vec::new();
     let mut after = None;
@@ -258,7 +258,7 @@ async fn text_and_time_zones_come_back_exactly(store: Arc<dyn PlanStore>) {
     ]);
     let content: PlanContent = serde_json::from_value(plan).unwrap();
     let record = PlanRecord::create(PlanId::new_random(), content, test_now(), "contract").unwrap();
-    store.create(&record).await.unwrap();
+    store.create(&record, &[]).await.unwrap();
     let stored = store.get(record.id).await.unwrap();
     assert_eq!(
         stored.plan.special_note.as_deref(),
@@ -275,10 +275,10 @@ async fn text_and_time_zones_come_back_exactly(store: Arc<dyn PlanStore>) {
 
 async fn concurrent_updates_of_one_version_give_one_winner(store: Arc<dyn PlanStore>) {
     let first = new_record("9990000018", test_now());
-    store.create(&first).await.unwrap();
+    store.create(&first, &[]).await.unwrap();
     let a = revised(&first, "writer a", test_now());
     let b = revised(&first, "writer b", test_now());
-    let (ra, rb) = tokio::join!(store.update(1, &a), store.update(1, &b));
+    let (ra, rb) = tokio::join!(store.update(1, &a, &[]), store.update(1, &b, &[]));
     let outcomes = [ra.is_ok(), rb.is_ok()];
     assert_eq!(
         outcomes.iter().filter(|ok| **ok).count(),
@@ -291,6 +291,40 @@ async fn concurrent_updates_of_one_version_give_one_winner(store: Arc<dyn PlanSt
         Err(StoreError::VersionConflict { current: 2 })
     ));
     assert_eq!(store.history(first.id).await.unwrap().len(), 2);
+}
+
+async fn resources_are_located_by_type_and_id(store: Arc<dyn PlanStore>) {
+    let first = new_record("9990000018", test_now());
+    let key = |t: &'static str, id: &str| ResourceKey {
+        resource_type: t,
+        id: id.to_owned(),
+    };
+    store
+        .create(&first, &[key("Consent", "c-1"), key("Goal", "g-1")])
+        .await
+        .unwrap();
+    let second = revised(&first, "x", test_now());
+    // A resource seen again keeps its plan; a new one is added with the version.
+    store
+        .update(1, &second, &[key("Consent", "c-1"), key("Goal", "g-2")])
+        .await
+        .unwrap();
+    for (t, id) in [("Consent", "c-1"), ("Goal", "g-1"), ("Goal", "g-2")] {
+        assert_eq!(
+            store.locate(t, id).await.unwrap(),
+            Some(first.id),
+            "{t}/{id}"
+        );
+    }
+    assert_eq!(store.locate("Goal", "c-1").await.unwrap(), None);
+    assert_eq!(store.locate("Consent", "nope").await.unwrap(), None);
+    // A stale update indexes nothing.
+    let rival = revised(&first, "y", test_now());
+    assert!(store
+        .update(1, &rival, &[key("Goal", "g-rival")])
+        .await
+        .is_err());
+    assert_eq!(store.locate("Goal", "g-rival").await.unwrap(), None);
 }
 
 async fn ping_answers(store: Arc<dyn PlanStore>) {
@@ -315,6 +349,7 @@ macro_rules! contract_suite {
                 list_pages_in_id_order_and_filters_ended_plans,
                 text_and_time_zones_come_back_exactly,
                 concurrent_updates_of_one_version_give_one_winner,
+                resources_are_located_by_type_and_id,
                 ping_answers
             );
         }
@@ -372,7 +407,7 @@ async fn postgres_history_rows_cannot_be_rewritten_or_deleted() {
     };
     let store = store::connect(&url).await.unwrap();
     let record = new_record("9990000018", test_now());
-    store.create(&record).await.unwrap();
+    store.create(&record, &[]).await.unwrap();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     for statement in [
         "UPDATE plan_versions SET document = '{}'",
@@ -392,7 +427,7 @@ async fn sqlite_history_rows_cannot_be_rewritten_or_deleted() {
     let url = format!("sqlite:{}", dir.path().join("h5.db").display());
     let store = store::connect(&url).await.unwrap();
     let record = new_record("9990000018", test_now());
-    store.create(&record).await.unwrap();
+    store.create(&record, &[]).await.unwrap();
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     for statement in [
         "UPDATE plan_versions SET document = '{}'",

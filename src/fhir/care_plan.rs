@@ -1,0 +1,792 @@
+//! CarePlan: the plan itself (domain.md §4). It points at everything the other resources hold
+//! (Goals, Consents, LPA RelatedPersons, a contained CareTeam) and carries every item of the
+//! plan that no other resource holds — review date, diagnoses, prognosis, ReSPECT, anticipatory
+//! medicines, notes, death — as elements, extensions or labelled annotations, so an inverse
+//! mapping can rebuild the plan. Its narrative reads alone and states the CPR position from
+//! [`PlanRecord::resuscitation_status`] only: the current decision, "No decision recorded"
+//! (H2), or that a revoked plan's decisions do not stand (H1).
+
+use fhirbolt::model::r4::resources::{
+    CarePlan, CarePlanActivity, CarePlanActivityDetail, CareTeam, CareTeamParticipant,
+};
+use fhirbolt::model::r4::types::{
+    Annotation, CodeableConcept, ContactPoint, ExtensionValue, Period, Reference,
+};
+use fhirbolt::model::r4::Resource;
+
+use super::codes::{self, Concept};
+use super::goal::{goal_references, patient_reference};
+use super::ids::PlanIds;
+use super::support::{
+    code, coding, coding_of, complex_extension, concept, concept_of, date, extension, instant,
+    meta, reference, yes_no,
+};
+use crate::domain::{
+    AdrtStatus, CodedText, CprDecision, DecisionStatus, FocusOfCare, PlanRecord, PlanStatus,
+    PrognosisPeriod,
+};
+use parts::{extensions, medicines_text, narrative_of};
+
+/// The narrative and the CarePlan-level extensions, in their own file for size (a child
+/// module: no line in `fhir/mod.rs`).
+#[path = "care_plan_parts.rs"]
+mod parts;
+
+/// Diagnoses (complex: `primary`, `other`*, `disability`*, `allergy`* valueCodeableConcept;
+/// `functional-status` valueString).
+pub const DIAGNOSES_EXTENSION: &str =
+    "https://acp-fhir.example.org/fhir/StructureDefinition/plan-diagnoses";
+/// Prognosis (complex: `expected` valueCodeableConcept, `person-aware`, `carer-aware`
+/// valueBoolean).
+pub const PROGNOSIS_EXTENSION: &str =
+    "https://acp-fhir.example.org/fhir/StructureDefinition/plan-prognosis";
+/// The ReSPECT form (complex: `completed` valueDate, `location` valueString, `clinician`
+/// valueReference to the Practitioner, with the clinician-details extension on it).
+pub const RESPECT_FORM_EXTENSION: &str =
+    "https://acp-fhir.example.org/fhir/StructureDefinition/respect-form";
+/// On the anticipatory-medicines activity detail (complex: `box-issued`, `syringe-driver`
+/// valueBoolean; `issued-date` valueDate; `location`, `equipment` valueString).
+pub const ANTICIPATORY_MEDICINES_EXTENSION: &str =
+    "https://acp-fhir.example.org/fhir/StructureDefinition/anticipatory-medicines";
+/// The person's death (complex: `date` valueDate, `place` valueCodeableConcept with the
+/// death-location code, `place-detail` valueString).
+pub const DEATH_EXTENSION: &str =
+    "https://acp-fhir.example.org/fhir/StructureDefinition/plan-death";
+/// Why the plan was revoked or entered in error, valueString.
+pub const STATUS_REASON_EXTENSION: &str =
+    "https://acp-fhir.example.org/fhir/StructureDefinition/plan-status-reason";
+/// On a CareTeam participant: the professional's phone, valueContactPoint.
+pub const PARTICIPANT_PHONE_EXTENSION: &str =
+    "https://acp-fhir.example.org/fhir/StructureDefinition/care-team-participant-phone";
+
+/// The contained CareTeam's id.
+const CARE_TEAM_ID: &str = "careteam";
+/// Text of the anticipatory-medicines activity's code.
+const ANTICIPATORY_MEDICINES: &str = "Anticipatory medicines";
+/// Annotation labels; each note's text is `"{label}: {value}"`.
+pub const NOTE_SPECIAL: &str = "Special note for out-of-hours staff";
+/// Access information label.
+pub const NOTE_ACCESS: &str = "Access information";
+/// Religious or cultural needs label.
+pub const NOTE_RELIGIOUS: &str = "Religious or cultural needs";
+/// Organ donation wishes label.
+pub const NOTE_ORGAN_DONATION: &str = "Organ donation wishes";
+/// Lives alone label (value `yes` or `no`).
+pub const NOTE_LIVES_ALONE: &str = "Lives alone";
+
+const fn local(code: &'static str, display: &'static str) -> Concept {
+    Concept {
+        system: codes::LOCAL,
+        code,
+        display,
+    }
+}
+
+const KEY_WORKER: Concept = local("key-worker", "Key worker");
+const USUAL_GP: Concept = local("usual-gp", "Usual GP");
+const GP_PRACTICE: Concept = local("gp-practice", "Registered GP practice");
+
+fn focus_concept(focus: FocusOfCare) -> Concept {
+    match focus {
+        FocusOfCare::LifeSustaining => local(
+            "focus-life-sustaining-treatment",
+            "Focus of care: life-sustaining treatment",
+        ),
+        FocusOfCare::Selective => local(
+            "focus-selective-treatment",
+            "Focus of care: selective treatment",
+        ),
+        FocusOfCare::Comfort => local("focus-comfort-care", "Focus of care: comfort care"),
+    }
+}
+
+fn prognosis_concepts(period: PrognosisPeriod) -> (Concept, Option<Concept>) {
+    match period {
+        PrognosisPeriod::LastDays => (
+            local("prognosis-last-days", "Last days of life"),
+            Some(codes::LAST_DAYS),
+        ),
+        PrognosisPeriod::LastWeeks => (
+            local("prognosis-last-weeks", "Last weeks of life"),
+            Some(codes::LAST_WEEKS),
+        ),
+        PrognosisPeriod::LastMonths => {
+            (local("prognosis-last-months", "Last months of life"), None)
+        }
+        PrognosisPeriod::Unknown => (local("prognosis-unknown", "Prognosis unknown"), None),
+    }
+}
+
+fn coded(value: &CodedText) -> CodeableConcept {
+    let codings = value
+        .snomed
+        .iter()
+        .map(|c| coding_of(codes::SCT, c.as_str(), None))
+        .collect();
+    concept_of(codings, Some(&value.text))
+}
+
+fn string(value: &str) -> ExtensionValue {
+    ExtensionValue::String(value.into())
+}
+
+fn boolean(value: bool) -> ExtensionValue {
+    ExtensionValue::Boolean(value.into())
+}
+
+fn codeable(value: CodeableConcept) -> ExtensionValue {
+    ExtensionValue::CodeableConcept(Box::new(value))
+}
+
+fn cpr_words(decision: CprDecision) -> &'static str {
+    match decision {
+        CprDecision::ForCpr => "for attempted CPR",
+        CprDecision::NotForCpr => "NOT for attempted CPR (DNACPR)",
+    }
+}
+
+fn plan_status(status: PlanStatus) -> &'static str {
+    match status {
+        PlanStatus::Active => "active",
+        PlanStatus::Completed => "completed",
+        PlanStatus::Revoked => "revoked",
+        PlanStatus::EnteredInError => "entered-in-error",
+    }
+}
+
+fn not_current_words(status: PlanStatus) -> &'static str {
+    match status {
+        PlanStatus::Revoked => "revoked",
+        PlanStatus::EnteredInError => "entered in error",
+        PlanStatus::Active | PlanStatus::Completed => "not current",
+    }
+}
+
+fn participant(
+    role: Vec<CodeableConcept>,
+    member: Reference,
+    organisation: Option<&str>,
+    phone: Option<&str>,
+) -> CareTeamParticipant {
+    CareTeamParticipant {
+        extension: phone
+            .map(|p| {
+                extension(
+                    PARTICIPANT_PHONE_EXTENSION,
+                    ExtensionValue::ContactPoint(Box::new(ContactPoint {
+                        system: Some(code("phone")),
+                        value: Some(p.into()),
+                        ..Default::default()
+                    })),
+                )
+            })
+            .into_iter()
+            .collect(),
+        role,
+        member: Some(Box::new(member)),
+        on_behalf_of: organisation.map(|o| {
+            Box::new(Reference {
+                display: Some(o.into()),
+                ..Default::default()
+            })
+        }),
+        ..Default::default()
+    }
+}
+
+fn care_team(record: &PlanRecord, ids: &PlanIds) -> CareTeam {
+    let plan = &record.plan;
+    let practitioner =
+        |name: &str| reference("Practitioner", &ids.practitioner(name, None), Some(name));
+    let mut participants = Vec::new();
+    if let Some(k) = &plan.care_team.key_worker {
+        participants.push(participant(
+            vec![concept_of(Vec::new(), Some(&k.role)), concept(KEY_WORKER)],
+            practitioner(&k.name),
+            k.organisation.as_deref(),
+            k.phone.as_deref(),
+        ));
+    }
+    for p in &plan.care_team.professionals {
+        participants.push(participant(
+            vec![concept_of(Vec::new(), Some(&p.role))],
+            practitioner(&p.name),
+            p.organisation.as_deref(),
+            p.phone.as_deref(),
+        ));
+    }
+    let practice = reference(
+        "Organization",
+        &ids.gp_practice(),
+        Some(&plan.usual_gp.practice_name),
+    );
+    if let Some(gp) = &plan.usual_gp.gp_name {
+        let mut member = participant(vec![concept(USUAL_GP)], practitioner(gp), None, None);
+        member.on_behalf_of = Some(Box::new(practice.clone()));
+        participants.push(member);
+    }
+    participants.push(participant(
+        vec![concept(GP_PRACTICE)],
+        practice,
+        None,
+        None,
+    ));
+    CareTeam {
+        id: Some(CARE_TEAM_ID.into()),
+        status: Some(code(match record.status {
+            PlanStatus::Active => "active",
+            PlanStatus::Completed | PlanStatus::Revoked => "inactive",
+            PlanStatus::EnteredInError => "entered-in-error",
+        })),
+        name: Some("End of life care team".into()),
+        subject: Some(Box::new(patient_reference(record, ids))),
+        participant: participants,
+        ..Default::default()
+    }
+}
+
+fn supporting_info(record: &PlanRecord, ids: &PlanIds) -> Vec<Reference> {
+    let plan = &record.plan;
+    // In a revoked plan nothing is in force, whatever a decision's own status says (H1).
+    let ended = (!record.status.is_current())
+        .then(|| format!("not in force: plan {}", not_current_words(record.status)));
+    let mut refs = vec![reference(
+        "Consent",
+        &ids.consent_to_share(),
+        Some(&match &ended {
+            Some(ended) => format!("Consent to share ({ended})"),
+            None => "Consent to share".to_owned(),
+        }),
+    )];
+    for d in &plan.resuscitation_decisions {
+        if let Some(id) = d.id {
+            let status = match d.status {
+                DecisionStatus::Current => "current",
+                DecisionStatus::Superseded => "superseded",
+                DecisionStatus::Revoked => "revoked",
+                DecisionStatus::EnteredInError => "entered in error",
+            };
+            let display = format!(
+                "CPR decision of {}: {} ({})",
+                date(d.decision_date),
+                cpr_words(d.decision),
+                ended.as_deref().unwrap_or(status)
+            );
+            refs.push(reference("Consent", &ids.cpr_decision(id), Some(&display)));
+        }
+    }
+    for a in &plan.adrts {
+        if let Some(id) = a.id {
+            let status = match a.status {
+                AdrtStatus::Active => "active",
+                AdrtStatus::Withdrawn => "withdrawn",
+                AdrtStatus::EnteredInError => "entered in error",
+            };
+            let display = format!(
+                "ADRT of {} ({})",
+                date(a.date),
+                ended.as_deref().unwrap_or(status)
+            );
+            refs.push(reference("Consent", &ids.adrt(id), Some(&display)));
+        }
+    }
+    for (index, lpa) in plan.lpas.iter().enumerate() {
+        let display = format!("LPA for health and welfare: {}", lpa.name);
+        refs.push(reference("RelatedPerson", &ids.lpa(index), Some(&display)));
+    }
+    refs
+}
+
+fn activities(record: &PlanRecord) -> Vec<CarePlanActivity> {
+    let plan = &record.plan;
+    let mut activities = Vec::new();
+    if let Some(m) = &plan.anticipatory_medicines {
+        let mut parts = vec![extension("box-issued", boolean(m.box_issued))];
+        if let Some(day) = m.issued_date {
+            parts.push(extension(
+                "issued-date",
+                ExtensionValue::Date(date(day).into()),
+            ));
+        }
+        if let Some(location) = &m.location {
+            parts.push(extension("location", string(location)));
+        }
+        if let Some(driver) = m.syringe_driver {
+            parts.push(extension("syringe-driver", boolean(driver)));
+        }
+        if let Some(equipment) = &m.equipment {
+            parts.push(extension("equipment", string(equipment)));
+        }
+        let codings = if m.box_issued {
+            vec![coding(codes::JUST_IN_CASE_BOX)]
+        } else {
+            Vec::new()
+        };
+        activities.push(CarePlanActivity {
+            detail: Some(CarePlanActivityDetail {
+                extension: vec![complex_extension(ANTICIPATORY_MEDICINES_EXTENSION, parts)],
+                code: Some(Box::new(concept_of(codings, Some(ANTICIPATORY_MEDICINES)))),
+                status: code(if m.box_issued {
+                    "completed"
+                } else {
+                    "not-started"
+                }),
+                description: Some(medicines_text(m).into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    // A revoked plan's recommendations no longer stand (H1).
+    let recommendation_status = match record.status {
+        PlanStatus::Active | PlanStatus::Completed => "not-started",
+        PlanStatus::Revoked => "cancelled",
+        PlanStatus::EnteredInError => "entered-in-error",
+    };
+    for rec in plan.respect.iter().flat_map(|r| &r.recommendations) {
+        activities.push(CarePlanActivity {
+            detail: Some(CarePlanActivityDetail {
+                code: Some(Box::new(coded(&rec.treatment))),
+                reason_code: vec![concept(codes::RESPECT_FORM)],
+                status: code(recommendation_status),
+                do_not_perform: Some((!rec.recommended).into()),
+                description: rec.note.as_deref().map(Into::into),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    activities
+}
+
+fn notes(record: &PlanRecord) -> Vec<Annotation> {
+    let plan = &record.plan;
+    let lives_alone = plan.lives_alone.map(|v| yes_no(Some(v)));
+    [
+        (NOTE_SPECIAL, plan.special_note.as_ref()),
+        (NOTE_ACCESS, plan.access_information.as_ref()),
+        (NOTE_RELIGIOUS, plan.religious_or_cultural_needs.as_ref()),
+        (NOTE_ORGAN_DONATION, plan.organ_donation_wishes.as_ref()),
+        (NOTE_LIVES_ALONE, lives_alone.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| {
+        value.map(|v| Annotation {
+            text: format!("{label}: {v}").into(),
+            ..Default::default()
+        })
+    })
+    .collect()
+}
+
+/// Projects the plan's CarePlan resource.
+pub fn care_plan(record: &PlanRecord, ids: &PlanIds) -> CarePlan {
+    let plan = &record.plan;
+    let mut description = format!("Primary diagnosis: {}", plan.diagnosis.primary.text);
+    if let Some(p) = &plan.prognosis {
+        description.push_str(&format!(
+            "; prognosis: {}",
+            prognosis_concepts(p.expected).0.display
+        ));
+    }
+    CarePlan {
+        id: Some(ids.care_plan().into()),
+        meta: Some(meta(record, codes::profile::CARE_PLAN)),
+        text: Some(narrative_of(record)),
+        contained: vec![Resource::CareTeam(Box::new(care_team(record, ids)))],
+        extension: extensions(record, ids),
+        status: code(plan_status(record.status)),
+        intent: code("plan"),
+        category: vec![
+            concept(codes::END_OF_LIFE_CARE_PLAN),
+            concept(codes::ADVANCE_CARE_PLAN),
+        ],
+        title: Some("End of life care plan".into()),
+        description: Some(description.into()),
+        subject: Box::new(patient_reference(record, ids)),
+        period: Some(Box::new(Period {
+            start: Some(date(record.created.date_naive()).into()),
+            end: plan.death.as_ref().map(|d| date(d.date).into()),
+            ..Default::default()
+        })),
+        created: Some(instant(&record.created).into()),
+        author: Some(Box::new(Reference {
+            display: Some(record.last_updated_by.as_str().into()),
+            ..Default::default()
+        })),
+        care_team: vec![Reference {
+            reference: Some(format!("#{CARE_TEAM_ID}").into()),
+            display: Some("End of life care team".into()),
+            ..Default::default()
+        }],
+        supporting_info: supporting_info(record, ids),
+        goal: goal_references(record, ids),
+        activity: activities(record),
+        note: notes(record),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use chrono::{DateTime, Utc};
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::domain::{PlanContent, PlanEnd, PlanId};
+    use crate::fhir::to_json;
+
+    pub(super) fn now() -> DateTime<Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+
+    /// The mandatory items plus `extra` (top-level keys replace the base's).
+    pub(super) fn record(extra: Value) -> PlanRecord {
+        let mut base = json!({
+            "consent_to_share": {
+                "status": "given", "date": "2026-11-01",
+                "recorded_by": { "name": "Dr Amara Okafor" }
+            },
+            "person": {
+                "nhs_number": "9990000018", "family_name": "Whitfield",
+                "given_names": ["Margaret", "Rose"], "birth_date": "1938-04-12", "gender": "female"
+            },
+            "usual_gp": { "gp_name": "Dr Amara Okafor", "practice_name": "Riverside Surgery",
+                          "practice_ods_code": "A81001" },
+            "diagnosis": { "primary": { "text": "Metastatic carcinoma of lung", "snomed": "254637007" } }
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            base[key] = value.clone();
+        }
+        let content: PlanContent = serde_json::from_value(base).unwrap();
+        PlanRecord::create(PlanId::new_random(), content, now(), "t").unwrap()
+    }
+
+    pub(super) fn dnacpr() -> Value {
+        json!({
+            "decision": "not-for-cpr", "decision_date": "2026-10-15", "review": "2027-01-15",
+            "decided_by": { "name": "Dr Amara Okafor", "role": "GP", "registration_number": "GMC 7654321" },
+            "form_location": "Purple form on the fridge", "person_aware": true
+        })
+    }
+
+    fn rich() -> Value {
+        json!({
+            "review_date": "2027-02-01",
+            "care_team": {
+                "key_worker": { "name": "Jo Bell", "role": "District nurse", "phone": "0113 496 0002" },
+                "professionals": [{ "name": "Dr Sam Patel", "role": "Palliative care consultant",
+                                    "organisation": "St Luke's Hospice" }]
+            },
+            "lpas": [{ "name": "Anne Whitfield", "life_sustaining_authority": true }],
+            "diagnosis": {
+                "primary": { "text": "Metastatic carcinoma of lung", "snomed": "254637007" },
+                "other": [{ "text": "COPD" }], "allergies": [{ "text": "Penicillin" }],
+                "functional_status": "Bed-bound"
+            },
+            "prognosis": { "expected": "last-weeks", "person_aware": true },
+            "resuscitation_decisions": [dnacpr()],
+            "respect": {
+                "priority": 85, "focus_of_care": "comfort",
+                "recommendations": [
+                    { "treatment": { "text": "Hospital admission", "snomed": "32485007" },
+                      "recommended": false, "note": "Only if symptoms cannot be controlled at home" },
+                    { "treatment": { "text": "Antibiotics by mouth" }, "recommended": true }
+                ],
+                "form_location": "With the DNACPR form", "completed_date": "2026-10-15",
+                "clinician": { "name": "Dr Amara Okafor", "registration_number": "GMC 7654321" }
+            },
+            "adrts": [{
+                "refused_treatments": [{ "text": "Mechanical ventilation", "snomed": "40617009" }],
+                "refuses_life_sustaining_treatment": true, "witnessed_and_signed": true,
+                "date": "2025-03-02"
+            }],
+            "what_matters_most": "Being at home with my cat",
+            "preferred_place_of_death": { "status": "undecided" },
+            "anticipatory_medicines": { "box_issued": true, "issued_date": "2026-11-02",
+                                        "location": "Kitchen cupboard", "syringe_driver": false },
+            "special_note": "Daughter lives next door",
+            "access_information": "Key safe by the back door",
+            "lives_alone": false
+        })
+    }
+
+    fn json_of(record: &PlanRecord) -> Value {
+        let plan = care_plan(record, &PlanIds::new(record.id));
+        to_json(&Resource::CarePlan(Box::new(plan))).unwrap()
+    }
+
+    fn ext<'a>(value: &'a Value, url: &str) -> &'a Value {
+        value["extension"]
+            .as_array()
+            .and_then(|all| all.iter().find(|e| e["url"] == url))
+            .unwrap_or(&Value::Null)
+    }
+
+    #[test]
+    fn status_intent_category_subject_and_dates() {
+        let record = record(rich());
+        let ids = PlanIds::new(record.id);
+        let plan = json_of(&record);
+        assert_eq!(plan["resourceType"], "CarePlan");
+        assert_eq!(plan["id"], ids.care_plan());
+        assert_eq!(plan["status"], "active");
+        assert_eq!(plan["intent"], "plan");
+        assert_eq!(plan["meta"]["profile"][0], codes::profile::CARE_PLAN);
+        assert_eq!(plan["meta"]["versionId"], "1");
+        assert_eq!(plan["category"][0]["coding"][0]["code"], "736373009");
+        assert_eq!(plan["category"][1]["coding"][0]["code"], "736366004");
+        assert_eq!(plan["title"], "End of life care plan");
+        assert_eq!(
+            plan["subject"]["reference"],
+            format!("Patient/{}", ids.patient())
+        );
+        assert_eq!(plan["subject"]["display"], "Margaret Rose Whitfield");
+        assert_eq!(plan["period"]["start"], "2026-11-23");
+        assert!(plan["period"].get("end").is_none());
+        assert_eq!(plan["created"], "2026-11-23T12:00:00Z");
+        assert_eq!(plan["author"], json!({ "display": "t" }));
+        assert_eq!(
+            ext(&plan, codes::extension::REVIEW_DATE)["valueDate"],
+            "2027-02-01"
+        );
+    }
+
+    #[test]
+    fn status_follows_the_plan_lifecycle() {
+        let active = record(rich());
+        let revoked = active
+            .end(PlanEnd::Revoke, "moved away", now(), "t")
+            .unwrap();
+        let plan = json_of(&revoked);
+        assert_eq!(plan["status"], "revoked");
+        assert_eq!(
+            ext(&plan, STATUS_REASON_EXTENSION)["valueString"],
+            "moved away"
+        );
+        assert_eq!(plan["contained"][0]["status"], "inactive");
+        let decision = &plan["supportingInfo"][1]["display"];
+        assert_eq!(
+            decision,
+            "CPR decision of 2026-10-15: NOT for attempted CPR (DNACPR) (not in force: plan revoked)"
+        );
+        for activity in plan["activity"].as_array().unwrap().iter().skip(1) {
+            assert_eq!(activity["detail"]["status"], "cancelled");
+        }
+        let wrong = active
+            .end(PlanEnd::EnteredInError, "wrong person", now(), "t")
+            .unwrap();
+        assert_eq!(json_of(&wrong)["status"], "entered-in-error");
+        let dead = record(json!({ "death": { "date": "2026-11-20", "place": "hospice",
+                                             "place_detail": "St Luke's" } }));
+        let plan = json_of(&dead);
+        assert_eq!(plan["status"], "completed");
+        assert_eq!(plan["period"]["end"], "2026-11-20");
+        let death = ext(&plan, DEATH_EXTENSION);
+        assert_eq!(
+            death["extension"][1]["valueCodeableConcept"]["coding"][0]["code"],
+            "30"
+        );
+        assert_eq!(death["extension"][2]["valueString"], "St Luke's");
+    }
+
+    #[test]
+    fn respect_recommendations_are_activities_with_do_not_perform() {
+        let plan = json_of(&record(rich()));
+        let activities = plan["activity"].as_array().unwrap();
+        assert_eq!(activities.len(), 3);
+        let against = &activities[1]["detail"];
+        assert_eq!(against["doNotPerform"], true);
+        assert_eq!(against["status"], "not-started");
+        assert_eq!(against["code"]["coding"][0]["code"], "32485007");
+        assert_eq!(against["code"]["text"], "Hospital admission");
+        assert_eq!(
+            against["reasonCode"][0]["coding"][0]["code"],
+            codes::RESPECT_FORM.code
+        );
+        assert_eq!(
+            against["description"],
+            "Only if symptoms cannot be controlled at home"
+        );
+        let for_it = &activities[2]["detail"];
+        assert_eq!(for_it["doNotPerform"], false);
+        assert!(for_it["code"].get("coding").is_none());
+        assert_eq!(
+            ext(&plan, codes::extension::RESPECT_PRIORITY)["valueInteger"],
+            85
+        );
+        let focus = ext(&plan, codes::extension::RESPECT_FOCUS);
+        assert_eq!(
+            focus["valueCodeableConcept"]["coding"][0]["code"],
+            "focus-comfort-care"
+        );
+        let form = ext(&plan, RESPECT_FORM_EXTENSION);
+        assert_eq!(form["extension"][0]["valueDate"], "2026-10-15");
+        assert_eq!(form["extension"][1]["valueString"], "With the DNACPR form");
+    }
+
+    #[test]
+    fn anticipatory_medicines_activity() {
+        let plan = json_of(&record(rich()));
+        let detail = &plan["activity"][0]["detail"];
+        assert_eq!(detail["status"], "completed");
+        assert_eq!(detail["code"]["text"], "Anticipatory medicines");
+        assert_eq!(
+            detail["code"]["coding"][0]["code"],
+            codes::JUST_IN_CASE_BOX.code
+        );
+        let text = detail["description"].as_str().unwrap();
+        assert!(
+            text.contains("Kitchen cupboard") && text.contains("syringe driver: no"),
+            "{text}"
+        );
+        let parts = &ext(detail, ANTICIPATORY_MEDICINES_EXTENSION)["extension"];
+        assert_eq!(parts[1]["valueDate"], "2026-11-02");
+        let none = json_of(&record(
+            json!({ "anticipatory_medicines": { "box_issued": false } }),
+        ));
+        let detail = &none["activity"][0]["detail"];
+        assert_eq!(detail["status"], "not-started");
+        assert!(detail["code"].get("coding").is_none());
+    }
+
+    #[test]
+    fn references_care_team_goals_and_supporting_info() {
+        let record = record(rich());
+        let ids = PlanIds::new(record.id);
+        let plan = json_of(&record);
+        assert_eq!(plan["careTeam"][0]["reference"], "#careteam");
+        let team = &plan["contained"][0];
+        assert_eq!(team["resourceType"], "CareTeam");
+        assert_eq!(team["id"], "careteam");
+        let members: Vec<&str> = team["participant"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["member"]["reference"].as_str().unwrap())
+            .collect();
+        let practitioner = |name| format!("Practitioner/{}", ids.practitioner(name, None));
+        assert_eq!(
+            members,
+            [
+                practitioner("Jo Bell"),
+                practitioner("Dr Sam Patel"),
+                practitioner("Dr Amara Okafor"),
+                format!("Organization/{}", ids.gp_practice()),
+            ]
+        );
+        let key_worker = &team["participant"][0];
+        assert_eq!(key_worker["role"][0]["text"], "District nurse");
+        assert_eq!(key_worker["role"][1]["coding"][0]["code"], "key-worker");
+        assert_eq!(
+            key_worker["extension"][0]["valueContactPoint"]["value"],
+            "0113 496 0002"
+        );
+        assert_eq!(
+            team["participant"][1]["onBehalfOf"]["display"],
+            "St Luke's Hospice"
+        );
+
+        let goals: Vec<&str> = plan["goal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["reference"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            goals,
+            [
+                format!("Goal/{}", ids.place_goal("place-of-death", 0)),
+                format!("Goal/{}", ids.what_matters_goal()),
+            ]
+        );
+        assert_eq!(
+            plan["goal"][0]["display"],
+            "Preferred place of death: undecided"
+        );
+        assert_eq!(
+            plan["goal"][1]["display"],
+            "What matters most: Being at home with my cat"
+        );
+        let info: Vec<&str> = plan["supportingInfo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reference"].as_str().unwrap())
+            .collect();
+        let decision = record.plan.resuscitation_decisions[0].id.unwrap();
+        let adrt = record.plan.adrts[0].id.unwrap();
+        assert_eq!(
+            info,
+            [
+                format!("Consent/{}", ids.consent_to_share()),
+                format!("Consent/{}", ids.cpr_decision(decision)),
+                format!("Consent/{}", ids.adrt(adrt)),
+                format!("RelatedPerson/{}", ids.lpa(0)),
+            ]
+        );
+        let clinician = &ext(&plan, RESPECT_FORM_EXTENSION)["extension"][2]["valueReference"];
+        assert_eq!(
+            clinician["reference"],
+            format!(
+                "Practitioner/{}",
+                ids.practitioner("Dr Amara Okafor", Some("GMC 7654321"))
+            )
+        );
+    }
+
+    #[test]
+    fn every_other_item_is_in_an_extension_or_note() {
+        let plan = json_of(&record(rich()));
+        let notes: Vec<&str> = plan["note"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                "Special note for out-of-hours staff: Daughter lives next door",
+                "Access information: Key safe by the back door",
+                "Lives alone: no",
+            ]
+        );
+        let diagnoses = &ext(&plan, DIAGNOSES_EXTENSION)["extension"];
+        assert_eq!(diagnoses[0]["url"], "primary");
+        assert_eq!(
+            diagnoses[0]["valueCodeableConcept"]["coding"][0]["code"],
+            "254637007"
+        );
+        assert_eq!(diagnoses[1]["url"], "other");
+        assert_eq!(diagnoses[2]["url"], "allergy");
+        assert_eq!(diagnoses[3]["valueString"], "Bed-bound");
+        let prognosis = &ext(&plan, PROGNOSIS_EXTENSION)["extension"];
+        let expected = &prognosis[0]["valueCodeableConcept"]["coding"];
+        assert_eq!(expected[0]["code"], "prognosis-last-weeks");
+        assert_eq!(expected[1]["code"], codes::LAST_WEEKS.code);
+        assert_eq!(
+            prognosis[1],
+            json!({ "url": "person-aware", "valueBoolean": true })
+        );
+        assert_eq!(
+            prognosis.as_array().unwrap().len(),
+            2,
+            "carer awareness unknown: absent"
+        );
+        let description = plan["description"].as_str().unwrap();
+        assert!(description.contains("Metastatic carcinoma of lung"));
+    }
+
+    #[test]
+    fn every_fixture_serialises() {
+        for (name, record) in crate::fhir::tests::fixture_records() {
+            let plan = json_of(&record);
+            assert_eq!(plan["resourceType"], "CarePlan", "{name}");
+            assert_eq!(plan["intent"], "plan", "{name}");
+            assert_eq!(plan["status"], record.status.as_str(), "{name}");
+        }
+    }
+}

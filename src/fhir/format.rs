@@ -1,0 +1,177 @@
+//! Content negotiation for `/fhir`: JSON (`application/fhir+json`, the default) or XML
+//! (`application/fhir+xml`), chosen by `_format` or `Accept`, with `_pretty`; anything else is
+//! 406. Serialisation goes through fhirbolt, which writes elements in FHIR order.
+
+use fhirbolt::model::r4::Resource;
+
+use crate::error::Error;
+
+/// A wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/fhir+json`.
+    Json,
+    /// `application/fhir+xml`.
+    Xml,
+}
+
+/// How to write a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rendering {
+    /// JSON or XML.
+    pub format: Format,
+    /// Indented output.
+    pub pretty: bool,
+}
+
+impl Default for Rendering {
+    fn default() -> Self {
+        Self {
+            format: Format::Json,
+            pretty: false,
+        }
+    }
+}
+
+impl Format {
+    /// The media type sent back.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/fhir+json; charset=utf-8",
+            Self::Xml => "application/fhir+xml; charset=utf-8",
+        }
+    }
+
+    /// The format a `_format` value or an `Accept` media range names, if supported.
+    fn named(value: &str) -> Option<Option<Self>> {
+        let essence = value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "json" | "application/fhir+json" | "application/json" | "application/json+fhir" => {
+                Some(Some(Self::Json))
+            }
+            "xml"
+            | "application/fhir+xml"
+            | "application/xml"
+            | "text/xml"
+            | "application/xml+fhir" => Some(Some(Self::Xml)),
+            "*/*" | "application/*" | "" => Some(None),
+            _ => None,
+        }
+    }
+}
+
+fn not_acceptable(what: &str) -> Error {
+    Error::NotAcceptable(format!(
+        "{what}: this server speaks application/fhir+json and application/fhir+xml"
+    ))
+}
+
+/// Chooses the rendering from the query (`_format`, `_pretty`) and the `Accept` header.
+pub fn negotiate(query: &[(String, String)], accept: Option<&str>) -> Result<Rendering, Error> {
+    let mut rendering = Rendering::default();
+    let mut chosen = None;
+    for (name, value) in query {
+        match name.as_str() {
+            "_format" => match Format::named(value) {
+                Some(format) => chosen = Some(format.unwrap_or(Format::Json)),
+                None => return Err(not_acceptable(&format!("_format={value}"))),
+            },
+            "_pretty" => rendering.pretty = value == "true",
+            _ => {}
+        }
+    }
+    if chosen.is_none() {
+        if let Some(accept) = accept.filter(|a| !a.trim().is_empty()) {
+            let mut any = false;
+            for range in accept.split(',') {
+                match Format::named(range) {
+                    Some(Some(format)) => {
+                        chosen = Some(format);
+                        break;
+                    }
+                    Some(None) => any = true,
+                    None => {}
+                }
+            }
+            if chosen.is_none() && !any {
+                return Err(not_acceptable(&format!("Accept: {accept}")));
+            }
+        }
+    }
+    rendering.format = chosen.unwrap_or(Format::Json);
+    Ok(rendering)
+}
+
+/// Serialises a resource.
+pub fn render(resource: &Resource, rendering: Rendering) -> Result<Vec<u8>, Error> {
+    let failed =
+        |e: &dyn std::fmt::Display| Error::Internal(format!("FHIR serialisation failed: {e}"));
+    match (rendering.format, rendering.pretty) {
+        (Format::Json, false) => fhirbolt::json::to_vec(resource, None).map_err(|e| failed(&e)),
+        (Format::Json, true) => {
+            fhirbolt::json::to_vec_pretty(resource, None).map_err(|e| failed(&e))
+        }
+        (Format::Xml, _) => fhirbolt::xml::to_vec(resource, None).map_err(|e| failed(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn json_is_the_default() {
+        assert_eq!(negotiate(&[], None).unwrap().format, Format::Json);
+        assert_eq!(negotiate(&[], Some("*/*")).unwrap().format, Format::Json);
+    }
+
+    #[test]
+    fn accept_and_format_choose_xml_and_format_wins() {
+        assert_eq!(
+            negotiate(&[], Some("application/fhir+xml")).unwrap().format,
+            Format::Xml
+        );
+        assert_eq!(
+            negotiate(&pairs(&[("_format", "json")]), Some("application/fhir+xml"))
+                .unwrap()
+                .format,
+            Format::Json
+        );
+        assert_eq!(
+            negotiate(&pairs(&[("_format", "application/fhir+xml")]), None)
+                .unwrap()
+                .format,
+            Format::Xml
+        );
+        assert!(
+            negotiate(&pairs(&[("_pretty", "true")]), None)
+                .unwrap()
+                .pretty
+        );
+    }
+
+    #[test]
+    fn anything_else_is_not_acceptable() {
+        assert!(matches!(
+            negotiate(&[], Some("text/html")),
+            Err(Error::NotAcceptable(_))
+        ));
+        assert!(matches!(
+            negotiate(&pairs(&[("_format", "turtle")]), None),
+            Err(Error::NotAcceptable(_))
+        ));
+        assert!(negotiate(&[], Some("text/html, application/fhir+json;q=0.9")).is_ok());
+    }
+}

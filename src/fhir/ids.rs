@@ -1,0 +1,125 @@
+//! Stable logical ids: every resource projected from a plan has an id derived from the plan's id
+//! (UUID v5 in the plan's namespace) or from the decision it shows, so the same resource keeps
+//! its id across the plan's versions and `meta.versionId` can follow the plan's version.
+
+use uuid::Uuid;
+
+use crate::domain::{DecisionId, PlanId};
+
+/// The ids of one plan's resources.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanIds {
+    plan: Uuid,
+}
+
+impl PlanIds {
+    /// Ids for `plan`.
+    pub fn new(plan: PlanId) -> Self {
+        Self {
+            plan: plan.as_uuid(),
+        }
+    }
+
+    fn derived(&self, name: &str) -> String {
+        Uuid::new_v5(&self.plan, name.as_bytes()).to_string()
+    }
+
+    /// The CarePlan: the plan's own id.
+    pub fn care_plan(&self) -> String {
+        self.plan.to_string()
+    }
+
+    /// The Patient the plan is about.
+    pub fn patient(&self) -> String {
+        self.derived("Patient")
+    }
+
+    /// The consent-to-share Consent.
+    pub fn consent_to_share(&self) -> String {
+        self.derived("Consent/consent-to-share")
+    }
+
+    /// A CPR decision's Consent: the decision's own id.
+    pub fn cpr_decision(&self, decision: DecisionId) -> String {
+        decision.to_string()
+    }
+
+    /// An ADRT's Consent: the ADRT's own id.
+    pub fn adrt(&self, adrt: DecisionId) -> String {
+        adrt.to_string()
+    }
+
+    /// A preferred-place Goal: `kind` is `place-of-care` or `place-of-death`, `rank` 1 or 2 (0
+    /// for a preference without a place: undecided, declined…).
+    pub fn place_goal(&self, kind: &str, rank: u8) -> String {
+        self.derived(&format!("Goal/{kind}/{rank}"))
+    }
+
+    /// The "what matters most" Goal.
+    pub fn what_matters_goal(&self) -> String {
+        self.derived("Goal/what-matters-most")
+    }
+
+    /// An advance statement's Goal, by its position in the plan.
+    pub fn advance_statement_goal(&self, index: usize) -> String {
+        self.derived(&format!("Goal/advance-statement/{index}"))
+    }
+
+    /// A contact's RelatedPerson, by position.
+    pub fn contact(&self, index: usize) -> String {
+        self.derived(&format!("RelatedPerson/contact/{index}"))
+    }
+
+    /// An LPA's RelatedPerson, by position.
+    pub fn lpa(&self, index: usize) -> String {
+        self.derived(&format!("RelatedPerson/lpa/{index}"))
+    }
+
+    /// A Practitioner, by name and registration number (the same person in several roles is
+    /// one Practitioner).
+    pub fn practitioner(&self, name: &str, registration_number: Option<&str>) -> String {
+        self.derived(&format!(
+            "Practitioner/{}/{}",
+            name.trim(),
+            registration_number.unwrap_or_default().trim()
+        ))
+    }
+
+    /// The GP practice's Organization.
+    pub fn gp_practice(&self) -> String {
+        self.derived("Organization/gp-practice")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let plan = PlanId::parse("00000000-0000-4000-8000-000000010100").unwrap();
+        let ids = PlanIds::new(plan);
+        assert_eq!(ids.patient(), PlanIds::new(plan).patient());
+        assert_eq!(ids.care_plan(), "00000000-0000-4000-8000-000000010100");
+        let all = [
+            ids.patient(),
+            ids.consent_to_share(),
+            ids.place_goal("place-of-death", 1),
+            ids.place_goal("place-of-death", 2),
+            ids.place_goal("place-of-care", 1),
+            ids.what_matters_goal(),
+            ids.advance_statement_goal(0),
+            ids.contact(0),
+            ids.lpa(0),
+            ids.practitioner("Dr A", Some("1")),
+            ids.practitioner("Dr A", None),
+            ids.gp_practice(),
+        ];
+        let mut unique = all.to_vec();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len());
+        let other = PlanIds::new(PlanId::new_random());
+        assert_ne!(other.patient(), ids.patient());
+    }
+}

@@ -1,0 +1,135 @@
+//! Properties every projection must have, checked on every fixture: ids and versions follow
+//! the plan, every reference resolves inside the projection, every resource has a generated
+//! narrative and its profile.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{project, to_json};
+use crate::domain::{ImportRecord, PlanRecord};
+
+pub(crate) fn fixture_records() -> Vec<(String, PlanRecord)> {
+    let now = "2026-11-23T12:00:00Z".parse().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/plans");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let line: ImportRecord =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            (stem, line.into_record(now, "fixture").unwrap())
+        })
+        .collect()
+}
+
+fn json_resources(record: &PlanRecord) -> Vec<Value> {
+    project(record)
+        .resources()
+        .iter()
+        .map(|r| to_json(r).unwrap())
+        .collect()
+}
+
+fn references(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if key == "reference" {
+                    if let Some(text) = inner.as_str() {
+                        found.push(text.to_owned());
+                    }
+                }
+                references(inner, found);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| references(i, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_resource_has_id_version_profile_and_narrative() {
+    for (name, record) in fixture_records() {
+        for resource in json_resources(&record) {
+            let kind = resource["resourceType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let at = format!("{name}: {kind}/{}", resource["id"]);
+            assert!(
+                resource["id"].as_str().is_some_and(|id| !id.is_empty()),
+                "{at}"
+            );
+            assert_eq!(
+                resource["meta"]["versionId"],
+                record.version.to_string(),
+                "{at}"
+            );
+            assert!(resource["meta"]["lastUpdated"].is_string(), "{at}");
+            assert!(resource["meta"]["profile"][0].is_string(), "{at}");
+            assert_eq!(resource["text"]["status"], "generated", "{at}");
+            assert!(
+                resource["text"]["div"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("<div xmlns=\"http://www.w3.org/1999/xhtml\">")),
+                "{at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_reference_resolves_inside_the_projection() {
+    for (name, record) in fixture_records() {
+        let resources = json_resources(&record);
+        let present: BTreeSet<String> = resources
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}/{}",
+                    r["resourceType"].as_str().unwrap(),
+                    r["id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let mut found = Vec::new();
+        for resource in &resources {
+            references(resource, &mut found);
+        }
+        for reference in found {
+            if reference.starts_with('#') {
+                continue;
+            }
+            assert!(
+                present.contains(&reference),
+                "{name}: {reference} does not resolve"
+            );
+        }
+    }
+}
+
+#[test]
+fn ids_are_unique_within_a_type_and_stable_across_versions() {
+    for (name, record) in fixture_records() {
+        let resources = json_resources(&record);
+        let keys: Vec<String> = resources
+            .iter()
+            .map(|r| format!("{}/{}", r["resourceType"], r["id"]))
+            .collect();
+        let unique: BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(unique.len(), keys.len(), "{name}: duplicate ids");
+        let mut next = record.clone();
+        next.version += 1;
+        let later: Vec<String> = json_resources(&next)
+            .iter()
+            .map(|r| format!("{}/{}", r["resourceType"], r["id"]))
+            .collect();
+        assert_eq!(keys, later, "{name}: ids change with the version");
+    }
+}

@@ -1,0 +1,427 @@
+//! The FHIR R4 REST API under `/fhir`: `metadata`, and for every projected resource type
+//! `read`, `vread` and instance `_history`; the `Patient/$summary` operation. What is served is
+//! one table ([`CAPABILITIES`]) from which both the routes and the CapabilityStatement are made,
+//! so the two cannot drift. Errors are OperationOutcomes in the negotiated format.
+
+use std::time::SystemTime;
+
+use actix_web::http::header::{self, HttpDate};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use fhirbolt::model::r4::resources::{
+    Bundle, BundleEntry, BundleEntryRequest, BundleEntryResponse, BundleLink, CapabilityStatement,
+    CapabilityStatementRest, CapabilityStatementRestResource,
+    CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceOperation,
+};
+use fhirbolt::model::r4::Resource;
+
+use crate::domain::{NhsNumber, PlanId, PlanRecord};
+use crate::error::{Error, FhirError};
+use crate::fhir::format::{negotiate, render, Rendering};
+use crate::fhir::support::{code, instant};
+use crate::fhir::{codes, project, RESOURCE_TYPES};
+use crate::service::PlanService;
+
+/// The interactions served for each resource type.
+pub const INTERACTIONS: [&str; 3] = ["read", "vread", "history-instance"];
+
+/// What the server does, per resource type: (type, interactions, operations).
+pub const CAPABILITIES: [(&str, &[&str], &[&str]); 7] = [
+    ("CarePlan", &INTERACTIONS, &[]),
+    ("Consent", &INTERACTIONS, &[]),
+    ("Goal", &INTERACTIONS, &[]),
+    ("Patient", &INTERACTIONS, &["summary"]),
+    ("RelatedPerson", &INTERACTIONS, &[]),
+    ("Practitioner", &INTERACTIONS, &[]),
+    ("Organization", &INTERACTIONS, &[]),
+];
+
+/// The canonical URL of the `$summary` OperationDefinition.
+pub const SUMMARY_OPERATION: &str =
+    "https://acp-fhir.example.org/fhir/OperationDefinition/Patient-summary";
+
+/// Routes under `/fhir`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/fhir")
+            .route("/metadata", web::get().to(metadata))
+            .route("/Patient/$summary", web::get().to(summary_by_identifier))
+            .route("/Patient/{id}/$summary", web::get().to(summary_by_id))
+            .route("/{type}/{id}", web::get().to(read))
+            .route("/{type}/{id}/_history", web::get().to(history))
+            .route("/{type}/{id}/_history/{version}", web::get().to(vread))
+            .default_service(web::to(unknown)),
+    );
+}
+
+fn query_pairs(request: &HttpRequest) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(request.query_string().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The rendering the request asks for; a 406 is itself told in JSON.
+fn rendering(request: &HttpRequest) -> Result<Rendering, FhirError> {
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    negotiate(&query_pairs(request), accept).map_err(FhirError::from)
+}
+
+fn fail(rendering: Rendering) -> impl Fn(Error) -> FhirError {
+    move |error| FhirError { error, rendering }
+}
+
+/// `https://host/fhir`, as the client reached us (honouring Forwarded / X-Forwarded-*).
+fn base_url(request: &HttpRequest) -> String {
+    let info = request.connection_info();
+    format!("{}://{}/fhir", info.scheme(), info.host())
+}
+
+fn respond(
+    request: &HttpRequest,
+    rendering: Rendering,
+    resource: &Resource,
+    version: Option<(u32, DateTime<Utc>)>,
+) -> Result<HttpResponse, FhirError> {
+    if let Some((version, _)) = version {
+        let tag = format!("W/\"{version}\"");
+        let unchanged = request
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+        if unchanged {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, tag))
+                .finish());
+        }
+    }
+    let body = render(resource, rendering).map_err(fail(rendering))?;
+    let mut response = HttpResponse::build(StatusCode::OK);
+    response.insert_header((header::CONTENT_TYPE, rendering.format.content_type()));
+    if let Some((version, modified)) = version {
+        response.insert_header((header::ETAG, format!("W/\"{version}\"")));
+        response.insert_header((
+            header::LAST_MODIFIED,
+            HttpDate::from(SystemTime::from(modified)),
+        ));
+    }
+    Ok(response.body(body))
+}
+
+fn known_type(resource_type: &str) -> Result<(), Error> {
+    if RESOURCE_TYPES.contains(&resource_type) {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!(
+            "resource type `{resource_type}` is not served here (see /fhir/metadata)"
+        )))
+    }
+}
+
+async fn locate(service: &PlanService, resource_type: &str, id: &str) -> Result<PlanId, Error> {
+    known_type(resource_type)?;
+    service
+        .locate(resource_type, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("{resource_type}/{id} is not known")))
+}
+
+async fn read(
+    service: web::Data<PlanService>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    let (resource_type, id) = path.into_inner();
+    let plan = locate(&service, &resource_type, &id)
+        .await
+        .map_err(fail(rendering))?;
+    let record = service.get(plan).await.map_err(fail(rendering))?;
+    let resource = project(&record)
+        .find(&resource_type, &id)
+        .ok_or_else(|| {
+            Error::Gone(format!(
+                "{resource_type}/{id} is no longer part of the plan (its history remains)"
+            ))
+        })
+        .map_err(fail(rendering))?;
+    respond(
+        &request,
+        rendering,
+        &resource,
+        Some((record.version, record.last_updated)),
+    )
+}
+
+async fn vread(
+    service: web::Data<PlanService>,
+    request: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    let (resource_type, id, version) = path.into_inner();
+    let missing = || Error::NotFound(format!("{resource_type}/{id} has no version {version}"));
+    let plan = locate(&service, &resource_type, &id)
+        .await
+        .map_err(fail(rendering))?;
+    let number = version
+        .parse::<u32>()
+        .map_err(|_| fail(rendering)(missing()))?;
+    let record = service
+        .get_version(plan, number)
+        .await
+        .map_err(|_| fail(rendering)(missing()))?;
+    let resource = project(&record)
+        .find(&resource_type, &id)
+        .ok_or_else(|| fail(rendering)(missing()))?;
+    respond(
+        &request,
+        rendering,
+        &resource,
+        Some((record.version, record.last_updated)),
+    )
+}
+
+async fn history(
+    service: web::Data<PlanService>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    let (resource_type, id) = path.into_inner();
+    let plan = locate(&service, &resource_type, &id)
+        .await
+        .map_err(fail(rendering))?;
+    let versions = service.history(plan).await.map_err(fail(rendering))?;
+    let base = base_url(&request);
+    // Oldest first to know where the resource first appears (its create), then newest first.
+    let mut entries: Vec<BundleEntry> = Vec::new();
+    for record in versions.iter().rev() {
+        if let Some(resource) = project(record).find(&resource_type, &id) {
+            let created = entries.is_empty();
+            entries.push(history_entry(
+                &base,
+                &resource_type,
+                &id,
+                record,
+                resource,
+                created,
+            ));
+        }
+    }
+    entries.reverse();
+    let bundle = Bundle {
+        r#type: code("history"),
+        total: Some(u32::try_from(entries.len()).unwrap_or(u32::MAX).into()),
+        link: vec![BundleLink {
+            relation: "self".into(),
+            url: format!("{base}/{resource_type}/{id}/_history").into(),
+            ..Default::default()
+        }],
+        entry: entries,
+        ..Default::default()
+    };
+    respond(
+        &request,
+        rendering,
+        &Resource::Bundle(Box::new(bundle)),
+        None,
+    )
+}
+
+fn history_entry(
+    base: &str,
+    resource_type: &str,
+    id: &str,
+    record: &PlanRecord,
+    resource: Resource,
+    created: bool,
+) -> BundleEntry {
+    let (method, url) = if created {
+        ("POST", resource_type.to_owned())
+    } else {
+        ("PUT", format!("{resource_type}/{id}"))
+    };
+    BundleEntry {
+        full_url: Some(format!("{base}/{resource_type}/{id}").into()),
+        resource: Some(resource),
+        request: Some(BundleEntryRequest {
+            method: code(method),
+            url: url.into(),
+            ..Default::default()
+        }),
+        response: Some(BundleEntryResponse {
+            status: if created { "201" } else { "200" }.into(),
+            etag: Some(format!("W/\"{}\"", record.version).into()),
+            last_modified: Some(instant(&record.last_updated).into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number|NNNNNNNNNN`.
+async fn summary_by_identifier(
+    service: web::Data<PlanService>,
+    request: HttpRequest,
+) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    let mut identifier = None;
+    for (name, value) in query_pairs(&request) {
+        match name.as_str() {
+            "identifier" if identifier.is_none() => identifier = Some(value),
+            "identifier" => {
+                return Err(fail(rendering)(Error::bad_field(
+                    "identifier",
+                    "give exactly one identifier",
+                )))
+            }
+            "_format" | "_pretty" => {}
+            other => {
+                return Err(fail(rendering)(Error::bad_field(
+                    other,
+                    "unknown parameter for $summary (only identifier)",
+                )))
+            }
+        }
+    }
+    let identifier = identifier.ok_or_else(|| {
+        fail(rendering)(Error::bad_field(
+            "identifier",
+            format!("required: identifier={}|NNNNNNNNNN", codes::NHS_NUMBER),
+        ))
+    })?;
+    let number = match identifier.split_once('|') {
+        Some((system, value)) if system == codes::NHS_NUMBER => value,
+        Some((system, _)) => {
+            return Err(fail(rendering)(Error::bad_field(
+                "identifier",
+                format!(
+                    "unknown identifier system `{system}`; use {}",
+                    codes::NHS_NUMBER
+                ),
+            )))
+        }
+        None => {
+            return Err(fail(rendering)(Error::bad_field(
+                "identifier",
+                format!("give the system: {}|NNNNNNNNNN", codes::NHS_NUMBER),
+            )))
+        }
+    };
+    let nhs_number = NhsNumber::parse(number)
+        .map_err(|e| fail(rendering)(Error::bad_field("identifier", e.to_string())))?;
+    let record = service
+        .find_current(&nhs_number)
+        .await
+        .map_err(fail(rendering))?;
+    summary_response(&service, &request, rendering, &record)
+}
+
+/// `Patient/{id}/$summary`.
+async fn summary_by_id(
+    service: web::Data<PlanService>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    let plan = locate(&service, "Patient", &id)
+        .await
+        .map_err(fail(rendering))?;
+    let record = service.get(plan).await.map_err(fail(rendering))?;
+    if !record.status.is_current() {
+        return Err(fail(rendering)(Error::NotFound(
+            "this Patient's plan is no longer the plan of record".into(),
+        )));
+    }
+    summary_response(&service, &request, rendering, &record)
+}
+
+fn summary_response(
+    service: &PlanService,
+    request: &HttpRequest,
+    rendering: Rendering,
+    record: &PlanRecord,
+) -> Result<HttpResponse, FhirError> {
+    let bundle = crate::fhir::summary::summary(record, &base_url(request), service.clock().now());
+    respond(
+        request,
+        rendering,
+        &Resource::Bundle(Box::new(bundle)),
+        None,
+    )
+}
+
+/// The CapabilityStatement, made from [`CAPABILITIES`].
+pub fn capability_statement(software_version: &str) -> CapabilityStatement {
+    let resources = CAPABILITIES
+        .iter()
+        .map(
+            |(resource_type, interactions, operations)| CapabilityStatementRestResource {
+                r#type: code(resource_type),
+                interaction: interactions
+                    .iter()
+                    .map(|i| CapabilityStatementRestResourceInteraction {
+                        code: code(i),
+                        ..Default::default()
+                    })
+                    .collect(),
+                versioning: Some(code("versioned")),
+                read_history: Some(true.into()),
+                operation: operations
+                    .iter()
+                    .map(|name| CapabilityStatementRestResourceOperation {
+                        name: (*name).into(),
+                        definition: SUMMARY_OPERATION.into(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        )
+        .collect();
+    CapabilityStatement {
+        status: code("active"),
+        date: "2026-11-23".into(),
+        kind: code("instance"),
+        name: Some("AcpFhir".into()),
+        title: Some("acp-fhir: end-of-life care plans".into()),
+        software: Some(
+            fhirbolt::model::r4::resources::CapabilityStatementSoftware {
+                name: "acp-fhir".into(),
+                version: Some(software_version.into()),
+                ..Default::default()
+            },
+        ),
+        fhir_version: code("4.0.1"),
+        format: vec![code("application/fhir+json"), code("application/fhir+xml")],
+        rest: vec![CapabilityStatementRest {
+            mode: code("server"),
+            resource: resources,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+async fn metadata(request: HttpRequest) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    let statement = capability_statement(env!("CARGO_PKG_VERSION"));
+    respond(
+        &request,
+        rendering,
+        &Resource::CapabilityStatement(Box::new(statement)),
+        None,
+    )
+}
+
+async fn unknown(request: HttpRequest) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    Err(fail(rendering)(Error::NotFound(
+        "no such FHIR endpoint (see /fhir/metadata)".into(),
+    )))
+}
