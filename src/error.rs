@@ -188,7 +188,11 @@ impl Error {
             Self::PayloadTooLarge { limit } => {
                 format!("the body is over the limit of {limit} bytes")
             }
-            Self::UnsupportedMediaType => "send the body as application/json".into(),
+            Self::UnsupportedMediaType => {
+                "unsupported body type: the internal API takes application/json, FHIR search \
+                 takes application/x-www-form-urlencoded"
+                    .into()
+            }
             Self::MethodNotAllowed { allow } => {
                 format!("this endpoint does not support this method; it allows {allow}")
             }

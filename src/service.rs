@@ -217,6 +217,11 @@ impl PlanService {
         Ok(self.store.list(after, limit, include_ended).await?)
     }
 
+    /// Every plan the person has had (current versions, any status).
+    pub async fn plans_for_person(&self, nhs_number: &NhsNumber) -> Result<Vec<PlanRecord>, Error> {
+        Ok(self.store.list_for_person(nhs_number).await?)
+    }
+
     /// The plan a projected FHIR resource belongs to.
     pub async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, Error> {
         Ok(self.store.locate(resource_type, id).await?)

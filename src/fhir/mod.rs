@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod patient;
 pub mod practitioner;
 pub mod related_person;
+pub mod search;
 pub mod summary;
 pub mod support;
 

@@ -11,8 +11,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use fhirbolt::model::r4::resources::{
     Bundle, BundleEntry, BundleEntryRequest, BundleEntryResponse, BundleLink, CapabilityStatement,
-    CapabilityStatementRest, CapabilityStatementRestResource,
+    CapabilityStatementImplementation, CapabilityStatementRest, CapabilityStatementRestResource,
     CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceOperation,
+    CapabilityStatementRestResourceSearchParam,
 };
 use fhirbolt::model::r4::Resource;
 
@@ -24,17 +25,62 @@ use crate::fhir::{codes, project, RESOURCE_TYPES};
 use crate::service::PlanService;
 
 /// The interactions served for each resource type.
-pub const INTERACTIONS: [&str; 3] = ["read", "vread", "history-instance"];
+pub const INTERACTIONS: [&str; 4] = ["read", "vread", "history-instance", "search-type"];
 
-/// What the server does, per resource type: (type, interactions, operations).
-pub const CAPABILITIES: [(&str, &[&str], &[&str]); 7] = [
-    ("CarePlan", &INTERACTIONS, &[]),
-    ("Consent", &INTERACTIONS, &[]),
-    ("Goal", &INTERACTIONS, &[]),
-    ("Patient", &INTERACTIONS, &["summary"]),
-    ("RelatedPerson", &INTERACTIONS, &[]),
-    ("Practitioner", &INTERACTIONS, &[]),
-    ("Organization", &INTERACTIONS, &[]),
+/// One resource type's capabilities.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeCapability {
+    /// The resource type.
+    pub resource_type: &'static str,
+    /// Interactions.
+    pub interactions: &'static [&'static str],
+    /// Operations (by name).
+    pub operations: &'static [&'static str],
+    /// `_include` values.
+    pub includes: &'static [&'static str],
+    /// `_revinclude` values.
+    pub revincludes: &'static [&'static str],
+}
+
+const fn capability(
+    resource_type: &'static str,
+    operations: &'static [&'static str],
+    includes: &'static [&'static str],
+    revincludes: &'static [&'static str],
+) -> TypeCapability {
+    TypeCapability {
+        resource_type,
+        interactions: &INTERACTIONS,
+        operations,
+        includes,
+        revincludes,
+    }
+}
+
+/// What the server does, per resource type. The router serves exactly this.
+pub const CAPABILITIES: [TypeCapability; 7] = [
+    capability(
+        "CarePlan",
+        &[],
+        &["CarePlan:goal", "CarePlan:subject", "CarePlan:patient"],
+        &[],
+    ),
+    capability("Consent", &[], &["Consent:patient", "Consent:actor"], &[]),
+    capability("Goal", &[], &["Goal:patient", "Goal:subject"], &[]),
+    capability(
+        "Patient",
+        &["summary"],
+        &[],
+        &[
+            "CarePlan:patient",
+            "Consent:patient",
+            "Goal:patient",
+            "RelatedPerson:patient",
+        ],
+    ),
+    capability("RelatedPerson", &[], &["RelatedPerson:patient"], &[]),
+    capability("Practitioner", &[], &[], &[]),
+    capability("Organization", &[], &[], &[]),
 ];
 
 /// The canonical URL of the `$summary` OperationDefinition.
@@ -48,6 +94,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/metadata", web::get().to(metadata))
             .route("/Patient/$summary", web::get().to(summary_by_identifier))
             .route("/Patient/{id}/$summary", web::get().to(summary_by_id))
+            .route(
+                "/{type}/_search",
+                web::post().to(super::fhir_search::search_post),
+            )
+            .route("/{type}", web::get().to(super::fhir_search::search_get))
             .route("/{type}/{id}", web::get().to(read))
             .route("/{type}/{id}/_history", web::get().to(history))
             .route("/{type}/{id}/_history/{version}", web::get().to(vread))
@@ -55,14 +106,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn query_pairs(request: &HttpRequest) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(request: &HttpRequest) -> Vec<(String, String)> {
     url::form_urlencoded::parse(request.query_string().as_bytes())
         .into_owned()
         .collect()
 }
 
 /// The rendering the request asks for; a 406 is itself told in JSON.
-fn rendering(request: &HttpRequest) -> Result<Rendering, FhirError> {
+pub(crate) fn rendering(request: &HttpRequest) -> Result<Rendering, FhirError> {
     let accept = request
         .headers()
         .get(header::ACCEPT)
@@ -70,12 +121,12 @@ fn rendering(request: &HttpRequest) -> Result<Rendering, FhirError> {
     negotiate(&query_pairs(request), accept).map_err(FhirError::from)
 }
 
-fn fail(rendering: Rendering) -> impl Fn(Error) -> FhirError {
+pub(crate) fn fail(rendering: Rendering) -> impl Fn(Error) -> FhirError {
     move |error| FhirError { error, rendering }
 }
 
 /// `https://host/fhir`, as the client reached us (honouring Forwarded / X-Forwarded-*).
-fn base_url(request: &HttpRequest) -> String {
+pub(crate) fn base_url(request: &HttpRequest) -> String {
     let info = request.connection_info();
     format!("{}://{}/fhir", info.scheme(), info.host())
 }
@@ -112,7 +163,7 @@ fn respond(
     Ok(response.body(body))
 }
 
-fn known_type(resource_type: &str) -> Result<(), Error> {
+pub(crate) fn known_type(resource_type: &str) -> Result<(), Error> {
     if RESOURCE_TYPES.contains(&resource_type) {
         Ok(())
     } else {
@@ -360,29 +411,39 @@ fn summary_response(
 pub fn capability_statement(software_version: &str) -> CapabilityStatement {
     let resources = CAPABILITIES
         .iter()
-        .map(
-            |(resource_type, interactions, operations)| CapabilityStatementRestResource {
-                r#type: code(resource_type),
-                interaction: interactions
-                    .iter()
-                    .map(|i| CapabilityStatementRestResourceInteraction {
-                        code: code(i),
-                        ..Default::default()
-                    })
-                    .collect(),
-                versioning: Some(code("versioned")),
-                read_history: Some(true.into()),
-                operation: operations
-                    .iter()
-                    .map(|name| CapabilityStatementRestResourceOperation {
-                        name: (*name).into(),
-                        definition: SUMMARY_OPERATION.into(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            },
-        )
+        .map(|capability| CapabilityStatementRestResource {
+            r#type: code(capability.resource_type),
+            interaction: capability
+                .interactions
+                .iter()
+                .map(|i| CapabilityStatementRestResourceInteraction {
+                    code: code(i),
+                    ..Default::default()
+                })
+                .collect(),
+            versioning: Some(code("versioned")),
+            read_history: Some(true.into()),
+            search_include: capability.includes.iter().map(|i| (*i).into()).collect(),
+            search_rev_include: capability.revincludes.iter().map(|i| (*i).into()).collect(),
+            search_param: crate::fhir::search::parameters(capability.resource_type)
+                .into_iter()
+                .map(|(name, kind)| CapabilityStatementRestResourceSearchParam {
+                    name: name.into(),
+                    r#type: code(kind),
+                    ..Default::default()
+                })
+                .collect(),
+            operation: capability
+                .operations
+                .iter()
+                .map(|name| CapabilityStatementRestResourceOperation {
+                    name: (*name).into(),
+                    definition: SUMMARY_OPERATION.into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
         .collect();
     CapabilityStatement {
         status: code("active"),
@@ -397,6 +458,12 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
                 ..Default::default()
             },
         ),
+        // cpb-14: an instance's statement describes the implementation.
+        implementation: Some(CapabilityStatementImplementation {
+            description: "acp-fhir: end-of-life care plans, DNACPR decisions and preferences"
+                .into(),
+            ..Default::default()
+        }),
         fhir_version: code("4.0.1"),
         format: vec![code("application/fhir+json"), code("application/fhir+xml")],
         rest: vec![CapabilityStatementRest {
@@ -408,15 +475,15 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
     }
 }
 
+/// The CapabilityStatement is static: made once per process.
+static STATEMENT: std::sync::OnceLock<Resource> = std::sync::OnceLock::new();
+
 async fn metadata(request: HttpRequest) -> Result<HttpResponse, FhirError> {
     let rendering = rendering(&request)?;
-    let statement = capability_statement(env!("CARGO_PKG_VERSION"));
-    respond(
-        &request,
-        rendering,
-        &Resource::CapabilityStatement(Box::new(statement)),
-        None,
-    )
+    let statement = STATEMENT.get_or_init(|| {
+        Resource::CapabilityStatement(Box::new(capability_statement(env!("CARGO_PKG_VERSION"))))
+    });
+    respond(&request, rendering, statement, None)
 }
 
 async fn unknown(request: HttpRequest) -> Result<HttpResponse, FhirError> {

@@ -4,6 +4,7 @@
 mod api;
 mod body;
 pub mod fhir;
+mod fhir_search;
 mod health;
 mod request_id;
 

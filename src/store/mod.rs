@@ -89,6 +89,8 @@ pub trait PlanStore: Send + Sync {
     async fn history(&self, id: PlanId) -> Result<Vec<PlanRecord>, StoreError>;
     /// The person's plan of record (active, or completed after death), if any.
     async fn find_current(&self, nhs_number: &NhsNumber) -> Result<Option<PlanRecord>, StoreError>;
+    /// The current version of every plan the person has had (any status), oldest first.
+    async fn list_for_person(&self, nhs_number: &NhsNumber) -> Result<Vec<PlanRecord>, StoreError>;
     /// Stores `record` as the next version, only if the stored version is `expected_version`,
     /// and indexes any FHIR resource it projects to for the first time, in one transaction.
     async fn update(

@@ -217,6 +217,19 @@ impl PlanStore for SqliteStore {
         row.map(|r| decode(r.get::<&str, _>(0))).transpose()
     }
 
+    async fn list_for_person(&self, nhs_number: &NhsNumber) -> Result<Vec<PlanRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.document FROM plans p \
+             JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version \
+             WHERE p.nhs_number = ? ORDER BY p.created, p.id",
+        )
+        .bind(nhs_number.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
+    }
+
     async fn update(
         &self,
         expected_version: u32,

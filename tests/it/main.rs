@@ -6,6 +6,7 @@ mod backends;
 mod cli;
 mod compose;
 mod fhir_api;
+mod fhir_dump;
 mod fhir_golden;
 mod fixtures;
 mod helpers;

@@ -1,0 +1,337 @@
+//! FHIR search over HTTP: `GET /fhir/{type}?…` and `POST /fhir/{type}/_search` (form body, so
+//! NHS numbers stay out of URLs and logs). Candidates are the person's plans when the query
+//! names a patient, every plan otherwise; each candidate plan is projected and its resources
+//! tested with [`SearchQuery::matches`]. Results are sorted, paged with stable `next` and
+//! `previous` links, shaped (`_summary`, `_elements`), and `_include`d / `_revinclude`d from
+//! the same plan, as a `searchset` Bundle.
+
+use std::collections::{BTreeMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use fhirbolt::element::{Element, FhirReleases};
+use fhirbolt::serde::{DeserializationConfig, DeserializationMode};
+use serde_json::{json, Value};
+
+use super::fhir::{base_url, fail, known_type, query_pairs, rendering};
+use crate::domain::{NhsNumber, PlanRecord};
+use crate::error::{Error, FhirError};
+use crate::fhir::format::{Format, Rendering};
+use crate::fhir::search::{parse, PatientHint, Resolver, SearchQuery, SummaryMode};
+use crate::fhir::{project, to_json};
+use crate::service::PlanService;
+
+const PAGE: u32 = 500;
+
+/// One plan's resources as JSON, by `Type/id`, for matching and includes.
+struct PlanResources {
+    by_reference: BTreeMap<String, Value>,
+}
+
+impl Resolver for PlanResources {
+    fn resolve(&self, reference: &str) -> Option<&Value> {
+        let key = reference
+            .rsplit('/')
+            .take(2)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("/");
+        self.by_reference.get(&key)
+    }
+}
+
+fn plan_resources(record: &PlanRecord) -> Result<PlanResources, Error> {
+    let mut by_reference = BTreeMap::new();
+    for resource in project(record).resources() {
+        let value = to_json(&resource).map_err(Error::Internal)?;
+        let key = format!(
+            "{}/{}",
+            value["resourceType"].as_str().unwrap_or_default(),
+            value["id"].as_str().unwrap_or_default()
+        );
+        by_reference.insert(key, value);
+    }
+    Ok(PlanResources { by_reference })
+}
+
+fn lenient(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split([',', ';']).any(|p| p.trim() == "handling=lenient"))
+}
+
+async fn candidates(service: &PlanService, query: &SearchQuery) -> Result<Vec<PlanRecord>, Error> {
+    match query.patient_hint() {
+        Some(PatientHint::NhsNumber(number)) => {
+            let nhs = NhsNumber::parse(&number)
+                .map_err(|e| Error::bad_field("patient", e.to_string()))?;
+            service.plans_for_person(&nhs).await
+        }
+        Some(PatientHint::PatientId(id)) => match service.locate("Patient", &id).await? {
+            Some(plan) => Ok(vec![service.get(plan).await?]),
+            None => Ok(Vec::new()),
+        },
+        None => {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = service.list(after, PAGE, true).await?;
+                let full = page.len() == PAGE as usize;
+                after = page.last().map(|r| r.id);
+                all.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            Ok(all)
+        }
+    }
+}
+
+struct Found {
+    matches: Vec<(usize, Value)>,
+    plans: Vec<PlanResources>,
+}
+
+async fn run(service: &PlanService, query: &SearchQuery) -> Result<Found, Error> {
+    let plans: Vec<PlanResources> = candidates(service, query)
+        .await?
+        .iter()
+        .map(plan_resources)
+        .collect::<Result<_, _>>()?;
+    let prefix = format!("{}/", query.resource_type);
+    let mut matches = Vec::new();
+    for (index, plan) in plans.iter().enumerate() {
+        for (key, resource) in &plan.by_reference {
+            if key.starts_with(&prefix) && query.matches(resource, plan) {
+                matches.push((index, resource.clone()));
+            }
+        }
+    }
+    matches.sort_by(|(_, a), (_, b)| query.compare(a, b));
+    Ok(Found { matches, plans })
+}
+
+fn link(base: &str, query: &SearchQuery, relation: &str, offset: usize) -> Value {
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in &query.link_parameters {
+        pairs.append_pair(name, value);
+    }
+    if offset > 0 {
+        pairs.append_pair("_offset", &offset.to_string());
+    }
+    let encoded = pairs.finish();
+    let url = if encoded.is_empty() {
+        format!("{base}/{}", query.resource_type)
+    } else {
+        format!("{base}/{}?{encoded}", query.resource_type)
+    };
+    json!({ "relation": relation, "url": url })
+}
+
+fn entry(base: &str, resource: Value, mode: &str) -> Value {
+    let full_url = format!(
+        "{base}/{}/{}",
+        resource["resourceType"].as_str().unwrap_or_default(),
+        resource["id"].as_str().unwrap_or_default()
+    );
+    json!({ "fullUrl": full_url, "resource": resource, "search": { "mode": mode } })
+}
+
+/// The searchset Bundle as JSON.
+fn bundle(base: &str, query: &SearchQuery, found: Found) -> Value {
+    let total = found.matches.len();
+    let mut links = vec![link(base, query, "self", query.offset)];
+    if query.summary != SummaryMode::Count && query.offset + query.count < total && query.count > 0
+    {
+        links.push(link(base, query, "next", query.offset + query.count));
+    }
+    if query.offset > 0 {
+        links.push(link(
+            base,
+            query,
+            "previous",
+            query.offset.saturating_sub(query.count),
+        ));
+    }
+    let mut entries = Vec::new();
+    if query.summary != SummaryMode::Count {
+        let page: Vec<&(usize, Value)> = found
+            .matches
+            .iter()
+            .skip(query.offset)
+            .take(query.count)
+            .collect();
+        let mut seen: HashSet<String> = page
+            .iter()
+            .map(|(_, r)| {
+                format!(
+                    "{}/{}",
+                    r["resourceType"].as_str().unwrap_or_default(),
+                    r["id"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        let mut included = Vec::new();
+        for (plan_index, resource) in &page {
+            let plan = &found.plans[*plan_index];
+            for include in &query.include {
+                for reference in
+                    SearchQuery::references(&include.source_type, &include.parameter, resource)
+                {
+                    if let Some(target) = plan.resolve(&reference) {
+                        let key = format!(
+                            "{}/{}",
+                            target["resourceType"].as_str().unwrap_or_default(),
+                            target["id"].as_str().unwrap_or_default()
+                        );
+                        let type_ok = include
+                            .target_type
+                            .as_deref()
+                            .is_none_or(|t| target["resourceType"] == t);
+                        if type_ok && seen.insert(key) {
+                            included.push(target.clone());
+                        }
+                    }
+                }
+            }
+            let me = format!(
+                "{}/{}",
+                resource["resourceType"].as_str().unwrap_or_default(),
+                resource["id"].as_str().unwrap_or_default()
+            );
+            for include in &query.revinclude {
+                let prefix = format!("{}/", include.source_type);
+                for (key, other) in &plan.by_reference {
+                    if !key.starts_with(&prefix) || seen.contains(key) {
+                        continue;
+                    }
+                    let points_here =
+                        SearchQuery::references(&include.source_type, &include.parameter, other)
+                            .iter()
+                            .any(|r| r == &me || r.ends_with(&format!("/{me}")));
+                    if points_here {
+                        seen.insert(key.clone());
+                        included.push(other.clone());
+                    }
+                }
+            }
+        }
+        entries.extend(
+            page.into_iter()
+                .map(|(_, r)| entry(base, query.shape(r.clone()), "match")),
+        );
+        entries.extend(included.into_iter().map(|r| entry(base, r, "include")));
+    }
+    if !query.ignored.is_empty() {
+        let issues: Vec<Value> = query
+            .ignored
+            .iter()
+            .map(|name| json!({
+                "severity": "warning",
+                "code": "not-supported",
+                "diagnostics": format!("search parameter `{name}` is not supported and was ignored (Prefer: handling=lenient)"),
+                "expression": [name],
+            }))
+            .collect();
+        entries.push(json!({
+            "resource": { "resourceType": "OperationOutcome", "issue": issues },
+            "search": { "mode": "outcome" }
+        }));
+    }
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+    });
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(entries);
+    }
+    bundle
+}
+
+/// Writes a JSON resource in the negotiated format (XML through fhirbolt's element model, which
+/// takes subsetted resources too).
+fn write(bundle: &Value, rendering: Rendering) -> Result<Vec<u8>, Error> {
+    let encoded = match (rendering.format, rendering.pretty) {
+        (Format::Xml, _) => return xml(bundle),
+        (Format::Json, true) => serde_json::to_vec_pretty(bundle),
+        (Format::Json, false) => serde_json::to_vec(bundle),
+    };
+    encoded.map_err(|e| Error::Internal(format!("search bundle encoding: {e}")))
+}
+
+fn xml(bundle: &Value) -> Result<Vec<u8>, Error> {
+    let converted = catch_unwind(AssertUnwindSafe(|| {
+        let element: Element<{ FhirReleases::R4 }> = fhirbolt::json::from_json_value(
+            bundle.clone(),
+            Some(DeserializationConfig {
+                mode: DeserializationMode::Lax,
+            }),
+        )
+        .map_err(|e| e.to_string())?;
+        fhirbolt::xml::to_vec(&element, None).map_err(|e| e.to_string())
+    }));
+    match converted {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(message)) => Err(Error::Internal(format!("search bundle as XML: {message}"))),
+        Err(_) => Err(Error::Internal(
+            "search bundle as XML: the FHIR library failed".into(),
+        )),
+    }
+}
+
+async fn search(
+    service: &PlanService,
+    request: &HttpRequest,
+    resource_type: &str,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(request)?;
+    known_type(resource_type).map_err(fail(rendering))?;
+    let query = parse(resource_type, &params, lenient(request)).map_err(fail(rendering))?;
+    let found = run(service, &query).await.map_err(fail(rendering))?;
+    let bundle = bundle(&base_url(request), &query, found);
+    let body = write(&bundle, rendering).map_err(fail(rendering))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, rendering.format.content_type()))
+        .body(body))
+}
+
+/// `GET /fhir/{type}?…`.
+pub async fn search_get(
+    service: web::Data<PlanService>,
+    request: HttpRequest,
+    resource_type: web::Path<String>,
+) -> Result<HttpResponse, FhirError> {
+    search(&service, &request, &resource_type, query_pairs(&request)).await
+}
+
+/// `POST /fhir/{type}/_search` with `application/x-www-form-urlencoded` parameters (URL
+/// parameters are added to them).
+pub async fn search_post(
+    service: web::Data<PlanService>,
+    request: HttpRequest,
+    resource_type: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, FhirError> {
+    let form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().starts_with("application/x-www-form-urlencoded"));
+    if !form && !body.is_empty() {
+        let rendering = rendering(&request)?;
+        return Err(fail(rendering)(Error::UnsupportedMediaType));
+    }
+    let mut params = query_pairs(&request);
+    params.extend(url::form_urlencoded::parse(&body).into_owned());
+    search(&service, &request, &resource_type, params).await
+}

@@ -1,0 +1,87 @@
+//! Every kind of FHIR response the API gives for the fixtures — each resource read, its
+//! history, searches with includes, the summary — requested over HTTP and checked to succeed.
+//! With `ACP_TEST_FHIR_DUMP=DIR` (CI sets it) the bodies are also written to DIR, where the
+//! independent validator (`tools/fhir-validate`) checks them.
+
+use std::path::PathBuf;
+
+use acp_fhir::domain::ImportRecord;
+use acp_fhir::fhir::project;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, test_now};
+
+fn fixture_lines() -> Vec<(String, ImportRecord)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/plans");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let line = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            (stem, line)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_fhir_response_for_the_fixtures_is_served_and_dumped_for_validation() {
+    let app = spawn_app().await;
+    let dump = std::env::var("ACP_TEST_FHIR_DUMP").ok().map(PathBuf::from);
+    if let Some(dir) = &dump {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let mut requests = Vec::new();
+    for (stem, line) in fixture_lines() {
+        let record = line.into_record(test_now(), "fixture").unwrap();
+        let projection = project(&record);
+        app.store.create(&record, &projection.keys()).await.unwrap();
+        let nhs = record.plan.person.nhs_number.to_string();
+        let identifier = format!("https://fhir.nhs.uk/Id/nhs-number|{nhs}");
+        for key in projection.keys() {
+            let path = format!("/fhir/{}/{}", key.resource_type, key.id);
+            requests.push((
+                format!("{stem}.read.{}.{}", key.resource_type, key.id),
+                path.clone(),
+            ));
+            requests.push((
+                format!("{stem}.history.{}.{}", key.resource_type, key.id),
+                format!("{path}/_history"),
+            ));
+        }
+        let encoded =
+            url::form_urlencoded::byte_serialize(identifier.as_bytes()).collect::<String>();
+        requests.push((format!("{stem}.search.consent"), format!("/fhir/Consent?patient:identifier={encoded}&_include=Consent:patient&_include=Consent:actor")));
+        requests.push((format!("{stem}.search.careplan"), format!("/fhir/CarePlan?patient.identifier={encoded}&_include=CarePlan:goal&_include=CarePlan:subject")));
+        requests.push((format!("{stem}.search.patient"), format!("/fhir/Patient?identifier={encoded}&_revinclude=Consent:patient&_revinclude=Goal:patient&_revinclude=CarePlan:patient")));
+        requests.push((
+            format!("{stem}.search.goal"),
+            format!("/fhir/Goal?patient:identifier={encoded}&_summary=true"),
+        ));
+        if record.status.is_current() {
+            requests.push((
+                format!("{stem}.summary"),
+                format!("/fhir/Patient/$summary?identifier={encoded}"),
+            ));
+        }
+    }
+    requests.push(("metadata".to_owned(), "/fhir/metadata".to_owned()));
+    requests.push((
+        "search.all-consents".to_owned(),
+        "/fhir/Consent?_count=5".to_owned(),
+    ));
+    for (name, path) in requests {
+        let response = app.get(&path).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["resourceType"].is_string(), "{path}");
+        if let Some(dir) = &dump {
+            let file = dir.join(format!("{}.json", name.replace(['/', '$'], "_")));
+            std::fs::write(file, serde_json::to_vec_pretty(&body).unwrap()).unwrap();
+        }
+    }
+}
