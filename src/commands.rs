@@ -104,6 +104,9 @@ async fn load_demo(service: &PlanService) -> Result<String, String> {
          curl -s {{base}}/api/v1/plans/{id}\n  \
          curl -s {{base}}/api/v1/plans/{id}/history\n  \
          curl -s {{base}}/api/v1/schema\n  \
+         curl -s '{{base}}/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs_number}'\n  \
+         curl -s {{base}}/fhir/CarePlan/{id}\n  \
+         curl -s {{base}}/fhir/metadata\n  \
          curl -s {{base}}/health/ready",
         summary.created + summary.unchanged,
         summary.created,

@@ -83,6 +83,13 @@ pub const CAPABILITIES: [TypeCapability; 7] = [
     capability("Organization", &[], &[], &[]),
 ];
 
+/// Conformance resources served read-only: (type, id).
+pub const CONFORMANCE: [(&str, &str); 1] = [("OperationDefinition", "Patient-summary")];
+
+/// The `$summary` OperationDefinition, as published in `profiles/`.
+const SUMMARY_OPERATION_DEFINITION: &str =
+    include_str!("../../profiles/OperationDefinition-Patient-summary.json");
+
 /// The canonical URL of the `$summary` OperationDefinition.
 pub const SUMMARY_OPERATION: &str =
     "https://acp-fhir.example.org/fhir/OperationDefinition/Patient-summary";
@@ -94,6 +101,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/metadata", web::get().to(metadata))
             .route("/Patient/$summary", web::get().to(summary_by_identifier))
             .route("/Patient/{id}/$summary", web::get().to(summary_by_id))
+            .route(
+                "/OperationDefinition/{id}",
+                web::get().to(operation_definition),
+            )
             .route(
                 "/{type}/_search",
                 web::post().to(super::fhir_search::search_post),
@@ -409,7 +420,7 @@ fn summary_response(
 
 /// The CapabilityStatement, made from [`CAPABILITIES`].
 pub fn capability_statement(software_version: &str) -> CapabilityStatement {
-    let resources = CAPABILITIES
+    let resources: Vec<CapabilityStatementRestResource> = CAPABILITIES
         .iter()
         .map(|capability| CapabilityStatementRestResource {
             r#type: code(capability.resource_type),
@@ -468,10 +479,48 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
         format: vec![code("application/fhir+json"), code("application/fhir+xml")],
         rest: vec![CapabilityStatementRest {
             mode: code("server"),
-            resource: resources,
+            resource: resources
+                .into_iter()
+                .chain(
+                    CONFORMANCE
+                        .iter()
+                        .map(|(kind, _)| CapabilityStatementRestResource {
+                            r#type: code(kind),
+                            interaction: vec![CapabilityStatementRestResourceInteraction {
+                                code: code("read"),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }),
+                )
+                .collect(),
             ..Default::default()
         }],
         ..Default::default()
+    }
+}
+
+static OPERATION_DEFINITION: std::sync::OnceLock<Option<Resource>> = std::sync::OnceLock::new();
+
+/// `GET /fhir/OperationDefinition/Patient-summary`: the published definition of `$summary`.
+async fn operation_definition(
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, FhirError> {
+    let rendering = rendering(&request)?;
+    let definition = OPERATION_DEFINITION.get_or_init(|| {
+        fhirbolt::json::from_str::<Resource>(SUMMARY_OPERATION_DEFINITION, None).ok()
+    });
+    match definition {
+        Some(resource) if id.as_str() == "Patient-summary" => {
+            respond(&request, rendering, resource, None)
+        }
+        Some(_) => Err(fail(rendering)(Error::NotFound(format!(
+            "OperationDefinition/{id} is not known"
+        )))),
+        None => Err(fail(rendering)(Error::Internal(
+            "the published OperationDefinition does not parse".into(),
+        ))),
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use acp_fhir::domain::ImportRecord;
 use acp_fhir::fhir::project;
 use acp_fhir::fhir::summary::SECTIONS;
-use acp_fhir::http::fhir::CAPABILITIES;
+use acp_fhir::http::fhir::{CAPABILITIES, CONFORMANCE};
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::Response;
@@ -297,6 +297,11 @@ async fn metadata_is_a_capability_statement_of_exactly_what_is_served() {
                 .iter()
                 .map(|i| (c.resource_type.to_owned(), (*i).to_owned()))
         })
+        .chain(
+            CONFORMANCE
+                .iter()
+                .map(|(kind, _)| ((*kind).to_owned(), "read".to_owned())),
+        )
         .collect();
     assert_eq!(listed, expected);
     let expected_operations: BTreeSet<(String, String)> = CAPABILITIES
@@ -345,6 +350,24 @@ async fn every_listed_interaction_is_answered_and_an_unlisted_one_is_not() {
             }
         }
     }
+
+    // Conformance resources are read as listed.
+    for (kind, id) in CONFORMANCE {
+        let body = fhir_json(
+            fhir_get(&app, &format!("/fhir/{kind}/{id}"), &[]).await,
+            200,
+        )
+        .await;
+        assert_eq!(body["resourceType"], kind);
+        assert_eq!(body["id"], id);
+    }
+    let summary_operation = fhir_get(&app, "/fhir/OperationDefinition/Patient-summary", &[]).await;
+    let summary_operation = fhir_json(summary_operation, 200).await;
+    assert_eq!(summary_operation["code"], "summary");
+    assert_eq!(
+        summary_operation["url"],
+        acp_fhir::http::fhir::SUMMARY_OPERATION
+    );
 
     // update is not listed, so not answered.
     let consent = &ids["Consent"];
