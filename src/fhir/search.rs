@@ -190,6 +190,20 @@ enum Refusal {
     Invalid(String),
 }
 
+/// Whether a parameter name (whatever its modifier or chain) is about whose data is asked for.
+fn names_a_person(name: &str) -> bool {
+    let base = name
+        .split([':', '.'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    matches!(
+        base.as_str(),
+        "patient" | "subject" | "identifier" | "_id" | "actor" | "beneficiary" | "performer"
+    ) || base.starts_with("patient")
+        || base.starts_with("subject")
+}
+
 /// Parses a query for `resource_type`.
 pub fn parse(
     resource_type: &str,
@@ -221,7 +235,11 @@ pub fn parse(
         }
         match query.take(name, value) {
             Ok(()) => {}
-            Err(Refusal::Unsupported(_)) if lenient => query.ignored.push(name.clone()),
+            // Never drop a criterion that narrows by person: ignoring a mistyped
+            // `patient:idenitfier` would widen the search to everyone (H3).
+            Err(Refusal::Unsupported(_)) if lenient && !names_a_person(name) => {
+                query.ignored.push(name.clone())
+            }
             Err(Refusal::Unsupported(message) | Refusal::Invalid(message)) => {
                 return Err(Error::bad_field(name.clone(), message));
             }

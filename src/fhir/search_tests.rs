@@ -194,11 +194,11 @@ fn unknown_types_and_parameters_are_refused_by_name() {
 fn lenient_handling_lists_what_it_ignored() {
     let query = parse(
         "Consent",
-        &pairs("foo=bar&status=active&category:below=x&patient.name=y"),
+        &pairs("foo=bar&status=active&category:below=x"),
         true,
     )
     .unwrap();
-    assert_eq!(query.ignored, vec!["foo", "category:below", "patient.name"]);
+    assert_eq!(query.ignored, vec!["foo", "category:below"]);
     assert_eq!(query.criteria.len(), 1);
     assert!(query.matches(&consent("2025-11-04"), &nothing()));
     // Bad values are refused even so.
@@ -237,6 +237,23 @@ fn count_offset_and_links() {
         .collect();
     assert_eq!(names, ["status", "_count", "_format", "_pretty", "_total"]);
     assert_eq!(query.link_parameters[0].1, "active");
+}
+
+#[test]
+fn lenient_handling_never_drops_a_criterion_about_the_person_h3() {
+    // A mistyped or unsupported patient filter must not widen the search to everyone.
+    for query in [
+        "patient:idenitfier=https://fhir.nhs.uk/Id/nhs-number|9990000018",
+        "patient.name=y",
+        "subject:below=Patient/x",
+        "patientt=Patient/x",
+    ] {
+        let refused = parse("Consent", &pairs(query), true);
+        assert!(
+            refused.is_err(),
+            "{query} must be refused even when lenient"
+        );
+    }
 }
 
 #[test]

@@ -326,7 +326,12 @@ pub async fn search_post(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().starts_with("application/x-www-form-urlencoded"));
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form && !body.is_empty() {
         let rendering = rendering(&request)?;
         return Err(fail(rendering)(Error::UnsupportedMediaType));

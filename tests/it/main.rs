@@ -8,6 +8,7 @@ mod compose;
 mod fhir_api;
 mod fhir_dump;
 mod fhir_golden;
+mod fhir_search;
 mod fixtures;
 mod helpers;
 mod on_postgres;
