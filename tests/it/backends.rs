@@ -250,6 +250,15 @@ async fn expect_503_then_recovery(app: crate::helpers::TestApp, held: impl Sized
         response.headers()["content-type"],
         "application/problem+json"
     );
+    // The same on /fhir, told as an OperationOutcome.
+    let fhir = app
+        .get(&format!("/fhir/Consent/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(fhir.status().as_u16(), 503);
+    assert!(fhir.headers().contains_key("retry-after"));
+    let outcome: Value = fhir.json().await.unwrap();
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["code"], "transient");
     let ready = app.get("/health/ready").await;
     assert_eq!(ready.status().as_u16(), 503);
     drop(held);
