@@ -19,6 +19,19 @@ pub const KNOWN_ENVIRONMENT: &[&str] = &[
     "ACP_BODY_LIMIT",
     "ACP_WORKERS",
     "ACP_SHUTDOWN_TIMEOUT",
+    "ACP_PUBLIC_URL",
+    "ACP_AUTH_CLIENTS",
+    "ACP_AUTH_SIGNING_KEYS",
+    "ACP_AUTH_TOKEN_LIFETIME",
+    "ACP_AUTH_JWKS_CACHE",
+    "ACP_AUTH_EXTERNAL_ISSUER",
+    "ACP_AUTH_EXTERNAL_AUDIENCE",
+    "ACP_AUTH_EXTERNAL_JWKS_URI",
+    "ACP_RATE_LIMIT",
+    "ACP_RATE_LIMIT_BURST",
+    "ACP_CORS_ORIGINS",
+    "ACP_TLS_CERT",
+    "ACP_TLS_KEY",
 ];
 
 /// acp-fhir: end-of-life care plans, kept safely and served as FHIR R4.
@@ -92,6 +105,76 @@ pub enum Command {
     Import(ImportArgs),
     /// Export plans as NDJSON to standard output (or a file).
     Export(ExportArgs),
+    /// Manage the client registry.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Get an access token for a registered client (signs a client assertion with its private
+    /// key and exchanges it at the running service); the token alone is the last line.
+    Token(TokenArgs),
+    /// Generate an ES384 (EC P-384) private key, e.g. for the service's token signing.
+    Keygen(KeygenArgs),
+}
+
+/// `clients …`.
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a new client: generates its key pair, adds it with its public key to the
+    /// registry file (created if missing) and writes the private key beside it.
+    Add(ClientsAddArgs),
+}
+
+/// `clients add`.
+#[derive(Debug, Args)]
+pub struct ClientsAddArgs {
+    /// The registry file (TOML, or JSON by extension).
+    #[arg(long, env = "ACP_AUTH_CLIENTS")]
+    pub clients: PathBuf,
+    /// The new client's id.
+    #[arg(long)]
+    pub id: String,
+    /// What the system is.
+    #[arg(long)]
+    pub name: String,
+    /// The ODS code of the organisation that runs it.
+    #[arg(long)]
+    pub organisation: String,
+    /// A scope it may be granted (repeat, or space-separate), e.g. `system/*.rs`.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+    /// It may override a withdrawn consent to share, stating a reason.
+    #[arg(long)]
+    pub emergency_override: bool,
+    /// It is trusted to name its end user in X-Request-User.
+    #[arg(long)]
+    pub trusted_user_headers: bool,
+    /// Where to write the private key (default: `<id>.key.pem` beside the registry).
+    #[arg(long)]
+    pub key_out: Option<PathBuf>,
+}
+
+/// `token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The client id.
+    #[arg(long)]
+    pub client: String,
+    /// The scopes wanted, space-separated.
+    #[arg(long, default_value = "system/*.rs")]
+    pub scope: String,
+    /// The client's private key (PKCS#8 PEM).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+}
+
+/// `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key (PKCS#8 PEM, mode 0600); refuses to overwrite.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `serve`.
@@ -118,6 +201,65 @@ pub struct ServeArgs {
     #[arg(long, env = "ACP_SHUTDOWN_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub shutdown_timeout: u64,
+
+    /// The base URL clients reach the service at (issuer of its tokens; client assertions
+    /// must name `<public-url>/auth/token` as audience). Default: `http://<listen address>`.
+    #[arg(long, env = "ACP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The client registry file (TOML, or JSON by extension); re-read when it changes.
+    #[arg(long, env = "ACP_AUTH_CLIENTS")]
+    pub clients: Option<PathBuf>,
+
+    /// The service's token signing keys (PKCS#8 PEM files, comma-separated): the first signs,
+    /// all verify, so a new key can be put first while tokens signed by the old one are still
+    /// accepted. Without any, a key is generated at start (tokens do not survive a restart).
+    #[arg(long, env = "ACP_AUTH_SIGNING_KEYS", value_delimiter = ',')]
+    pub signing_keys: Vec<PathBuf>,
+
+    /// Lifetime of the access tokens issued, in seconds.
+    #[arg(long, env = "ACP_AUTH_TOKEN_LIFETIME", default_value_t = 300,
+          value_parser = clap::value_parser!(i64).range(30..=3600))]
+    pub token_lifetime: i64,
+
+    /// Seconds fetched key sets (client or identity provider `jwks_uri`) are kept.
+    #[arg(long, env = "ACP_AUTH_JWKS_CACHE", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub jwks_cache: u64,
+
+    /// An external identity provider whose access tokens are accepted: its issuer (`iss`).
+    #[arg(long, env = "ACP_AUTH_EXTERNAL_ISSUER", requires_all = ["external_audience", "external_jwks_uri"])]
+    pub external_issuer: Option<String>,
+
+    /// The audience (`aud`) its tokens must carry for this service.
+    #[arg(long, env = "ACP_AUTH_EXTERNAL_AUDIENCE", requires = "external_issuer")]
+    pub external_audience: Option<String>,
+
+    /// Where its public keys are published.
+    #[arg(long, env = "ACP_AUTH_EXTERNAL_JWKS_URI", requires = "external_issuer")]
+    pub external_jwks_uri: Option<String>,
+
+    /// Requests per second each client may make (a client's registration may set its own).
+    #[arg(long, env = "ACP_RATE_LIMIT", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit: u32,
+
+    /// Bursts of up to this many seconds' worth of requests are allowed.
+    #[arg(long, env = "ACP_RATE_LIMIT_BURST", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub rate_limit_burst: u32,
+
+    /// Origins allowed cross-origin (CORS) requests, comma-separated; none by default.
+    #[arg(long, env = "ACP_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "ACP_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The TLS private key (PEM).
+    #[arg(long, env = "ACP_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `import`.

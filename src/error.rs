@@ -70,6 +70,33 @@ pub enum Error {
     /// A fault of ours.
     #[error("internal error: {0}")]
     Internal(String),
+    /// No access token, or one that is not valid (RFC 6750).
+    #[error("unauthorized: {detail}")]
+    Unauthorized {
+        /// Why.
+        detail: String,
+        /// The token has expired.
+        expired: bool,
+        /// No token was sent.
+        missing: bool,
+    },
+    /// The token does not grant what the request needs.
+    #[error("forbidden: {detail}")]
+    Forbidden {
+        /// Why.
+        detail: String,
+        /// A scope that would grant it.
+        scope: String,
+    },
+    /// The person withdrew consent to share: nothing of the plan is shown.
+    #[error("suppressed: {0}")]
+    Suppressed(String),
+    /// The client is over its request rate.
+    #[error("too many requests")]
+    TooManyRequests {
+        /// Seconds until a request would be accepted.
+        retry_after_secs: u64,
+    },
 }
 
 impl Error {
@@ -199,6 +226,11 @@ impl Error {
             Self::NotAcceptable(detail) => detail.clone(),
             Self::Unavailable(_) => "the database is unavailable; try again shortly".into(),
             Self::Internal(_) => "an internal error occurred; it has been logged".into(),
+            Self::Unauthorized { detail, .. } | Self::Forbidden { detail, .. } => detail.clone(),
+            Self::Suppressed(detail) => detail.clone(),
+            Self::TooManyRequests { retry_after_secs } => {
+                format!("this client is over its request rate; try again in {retry_after_secs} s")
+            }
         };
         problem
     }
@@ -212,6 +244,27 @@ impl Error {
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, *allow));
+            }
+            Self::Unauthorized {
+                missing, expired, ..
+            } => {
+                let value = if *missing {
+                    "Bearer realm=\"acp-fhir\"".to_owned()
+                } else if *expired {
+                    "Bearer realm=\"acp-fhir\", error=\"invalid_token\", error_description=\"the access token expired\"".to_owned()
+                } else {
+                    "Bearer realm=\"acp-fhir\", error=\"invalid_token\"".to_owned()
+                };
+                response.insert_header((header::WWW_AUTHENTICATE, value));
+            }
+            Self::Forbidden { scope, .. } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"acp-fhir\", error=\"insufficient_scope\", scope=\"{scope}\""),
+                ));
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
         }
@@ -292,6 +345,10 @@ impl ResponseError for Error {
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Suppressed(_) => StatusCode::NOT_FOUND,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 

@@ -4,6 +4,8 @@
 //! Data flows one way: HTTP ([`http`]) → service ([`service`]) → store ([`store`]), with the
 //! plan and its safety rules in [`domain`]. [`commands`] holds the CLI's jobs.
 
+pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod commands;
 pub mod config;

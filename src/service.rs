@@ -3,12 +3,42 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditQuery, AuditRecord, AuditedPatient};
 use crate::clock::Clock;
 use crate::domain::{
     ImportOutcome, ImportRecord, NhsNumber, PlanContent, PlanEnd, PlanId, PlanRecord,
 };
 use crate::error::Error;
 use crate::store::{PlanStore, StoreError};
+
+/// Who makes a change, and the audit record to write with it.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    /// Recorded as `last_updated_by`.
+    pub actor: String,
+    /// The request's audit record, completed with the plan and written in the change's
+    /// transaction.
+    pub audit: Option<AuditRecord>,
+}
+
+impl WriteContext {
+    fn audit_of(&self, record: &PlanRecord, status: u16) -> Option<AuditRecord> {
+        self.audit.clone().map(|mut audit| {
+            audit.status = status;
+            audit.resource_id = Some(record.id.to_string());
+            audit.add_patient(patient_of(record));
+            audit
+        })
+    }
+}
+
+/// The patient a plan is about, as the audit trail names them.
+pub fn patient_of(record: &PlanRecord) -> AuditedPatient {
+    AuditedPatient {
+        patient_id: crate::fhir::ids::PlanIds::new(record.id).patient(),
+        nhs_number: record.plan.person.nhs_number.as_str().to_owned(),
+    }
+}
 
 /// The plan service: a store, a clock and the identity that changes are recorded under.
 #[derive(Clone)]
@@ -29,18 +59,49 @@ impl PlanService {
         }
     }
 
+    /// The store.
+    pub fn store(&self) -> Arc<dyn PlanStore> {
+        self.store.clone()
+    }
+
     /// The clock the service runs on.
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }
 
+    fn own_context(&self) -> WriteContext {
+        WriteContext {
+            actor: self.actor.clone(),
+            audit: None,
+        }
+    }
+
     /// Creates a person's plan (version 1).
     pub async fn create(&self, content: PlanContent) -> Result<PlanRecord, Error> {
-        let record =
-            PlanRecord::create(PlanId::new_random(), content, self.clock.now(), &self.actor)
-                .map_err(Error::Invalid)?;
+        self.create_in(&self.own_context(), content).await
+    }
+
+    /// Creates a person's plan as `context` says, with its audit record in the same
+    /// transaction.
+    pub async fn create_in(
+        &self,
+        context: &WriteContext,
+        content: PlanContent,
+    ) -> Result<PlanRecord, Error> {
+        let record = PlanRecord::create(
+            PlanId::new_random(),
+            content,
+            self.clock.now(),
+            &context.actor,
+        )
+        .map_err(Error::Invalid)?;
+        let audit = context.audit_of(&record, 201);
         self.store
-            .create(&record, &crate::fhir::project(&record).keys())
+            .create_audited(
+                &record,
+                &crate::fhir::project(&record).keys(),
+                audit.as_ref(),
+            )
             .await?;
         Ok(record)
     }
@@ -60,6 +121,21 @@ impl PlanService {
         Ok(self.store.history(id).await?)
     }
 
+    /// Appends an audit record.
+    pub async fn record_audit(&self, record: &AuditRecord) -> Result<(), Error> {
+        Ok(self.store.append_audit(record).await?)
+    }
+
+    /// Audit records matching `query`, newest first.
+    pub async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, Error> {
+        Ok(self.store.search_audit(query).await?)
+    }
+
+    /// One audit record.
+    pub async fn get_audit(&self, id: uuid::Uuid) -> Result<Option<AuditRecord>, Error> {
+        Ok(self.store.get_audit(id).await?)
+    }
+
     /// The person's plan of record.
     pub async fn find_current(&self, nhs_number: &NhsNumber) -> Result<PlanRecord, Error> {
         self.store
@@ -75,15 +151,33 @@ impl PlanService {
         expected_version: u32,
         content: PlanContent,
     ) -> Result<PlanRecord, Error> {
+        self.revise_in(&self.own_context(), id, expected_version, content)
+            .await
+    }
+
+    /// As [`PlanService::revise`], as `context` says.
+    pub async fn revise_in(
+        &self,
+        context: &WriteContext,
+        id: PlanId,
+        expected_version: u32,
+        content: PlanContent,
+    ) -> Result<PlanRecord, Error> {
         let stored = self.store.get(id).await?;
         if stored.version != expected_version {
             return Err(Error::VersionConflict {
                 current: stored.version,
             });
         }
-        let next = stored.revise(content, self.clock.now(), &self.actor)?;
+        let next = stored.revise(content, self.clock.now(), &context.actor)?;
+        let audit = context.audit_of(&next, 200);
         self.store
-            .update(expected_version, &next, &crate::fhir::project(&next).keys())
+            .update_audited(
+                expected_version,
+                &next,
+                &crate::fhir::project(&next).keys(),
+                audit.as_ref(),
+            )
             .await?;
         Ok(next)
     }
@@ -97,6 +191,19 @@ impl PlanService {
         how: PlanEnd,
         reason: &str,
     ) -> Result<PlanRecord, Error> {
+        self.end_in(&self.own_context(), id, expected_version, how, reason)
+            .await
+    }
+
+    /// As [`PlanService::end`], as `context` says.
+    pub async fn end_in(
+        &self,
+        context: &WriteContext,
+        id: PlanId,
+        expected_version: Option<u32>,
+        how: PlanEnd,
+        reason: &str,
+    ) -> Result<PlanRecord, Error> {
         let stored = self.store.get(id).await?;
         if let Some(expected) = expected_version {
             if stored.version != expected {
@@ -105,9 +212,15 @@ impl PlanService {
                 });
             }
         }
-        let next = stored.end(how, reason, self.clock.now(), &self.actor)?;
+        let next = stored.end(how, reason, self.clock.now(), &context.actor)?;
+        let audit = context.audit_of(&next, 200);
         self.store
-            .update(stored.version, &next, &crate::fhir::project(&next).keys())
+            .update_audited(
+                stored.version,
+                &next,
+                &crate::fhir::project(&next).keys(),
+                audit.as_ref(),
+            )
             .await?;
         Ok(next)
     }

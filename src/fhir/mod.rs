@@ -3,6 +3,7 @@
 //! fhirbolt's typed R4 model. A projection is a pure function of one plan version: the same
 //! version always gives the same resources, so `vread` and golden files are exact.
 
+pub mod audit_event;
 pub mod care_plan;
 pub mod codes;
 pub mod consent;

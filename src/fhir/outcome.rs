@@ -21,6 +21,11 @@ pub fn issue_code(error: &Error) -> &'static str {
         }
         Error::Unavailable(_) => "transient",
         Error::Internal(_) => "exception",
+        Error::Unauthorized { expired: true, .. } => "expired",
+        Error::Unauthorized { .. } => "login",
+        Error::Forbidden { .. } => "forbidden",
+        Error::Suppressed(_) => "suppressed",
+        Error::TooManyRequests { .. } => "throttled",
     }
 }
 

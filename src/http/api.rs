@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::access;
 use super::body::JsonBody;
 use super::not_allowed;
 use crate::domain::{
@@ -171,9 +172,13 @@ fn if_match(request: &HttpRequest) -> Result<Option<u32>, Error> {
 
 async fn create_plan(
     service: web::Data<PlanService>,
+    request: HttpRequest,
     body: JsonBody<PlanContent>,
 ) -> Result<HttpResponse, Error> {
-    let record = service.create(body.0).await?;
+    let record = service
+        .create_in(&access::write_context(&request)?, body.0)
+        .await?;
+    access::committed(&request);
     let mut response = current_view(StatusCode::CREATED, &record, &service);
     if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/plans/{}", record.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -207,14 +212,17 @@ async fn find_plan(
     let nhs_number =
         NhsNumber::parse(&raw).map_err(|e| Error::bad_field("nhs_number", e.to_string()))?;
     let record = service.find_current(&nhs_number).await?;
+    access::disclose(&request, &record)?;
     Ok(current_view(StatusCode::OK, &record, &service))
 }
 
 async fn read_plan(
     service: web::Data<PlanService>,
+    request: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let record = service.get(plan_id(&id)?).await?;
+    access::disclose(&request, &record)?;
     Ok(current_view(StatusCode::OK, &record, &service))
 }
 
@@ -226,16 +234,23 @@ async fn update_plan(
 ) -> Result<HttpResponse, Error> {
     let id = plan_id(&id)?;
     let expected = if_match(&request)?.ok_or(Error::PreconditionRequired)?;
-    let record = service.revise(id, expected, body.0).await?;
+    let record = service
+        .revise_in(&access::write_context(&request)?, id, expected, body.0)
+        .await?;
+    access::committed(&request);
     Ok(current_view(StatusCode::OK, &record, &service))
 }
 
 async fn plan_history(
     service: web::Data<PlanService>,
+    request: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let id = plan_id(&id)?;
     let versions = service.history(id).await?;
+    if let Some(current) = versions.first() {
+        access::disclose(&request, current)?;
+    }
     Ok(HttpResponse::Ok().json(HistoryView {
         plan_id: id,
         versions: &versions,
@@ -244,10 +259,12 @@ async fn plan_history(
 
 async fn plan_version(
     service: web::Data<PlanService>,
+    request: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (id, version) = path.into_inner();
     let id = plan_id(&id)?;
+    access::disclose(&request, &service.get(id).await?)?;
     let version = version
         .parse::<u32>()
         .map_err(|_| Error::NotFound("no such version".into()))?;
@@ -263,8 +280,15 @@ async fn end_plan(
     how: PlanEnd,
 ) -> Result<HttpResponse, Error> {
     let record = service
-        .end(plan_id(id)?, if_match(request)?, how, &body.reason)
+        .end_in(
+            &access::write_context(request)?,
+            plan_id(id)?,
+            if_match(request)?,
+            how,
+            &body.reason,
+        )
         .await?;
+    access::committed(request);
     Ok(current_view(StatusCode::OK, &record, service))
 }
 

@@ -13,10 +13,11 @@ use fhirbolt::model::r4::resources::{
     Bundle, BundleEntry, BundleEntryRequest, BundleEntryResponse, BundleLink, CapabilityStatement,
     CapabilityStatementImplementation, CapabilityStatementRest, CapabilityStatementRestResource,
     CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceOperation,
-    CapabilityStatementRestResourceSearchParam,
+    CapabilityStatementRestResourceSearchParam, CapabilityStatementRestSecurity,
 };
 use fhirbolt::model::r4::Resource;
 
+use super::access;
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 use crate::error::{Error, FhirError};
 use crate::fhir::format::{negotiate, render, Rendering};
@@ -83,6 +84,9 @@ pub const CAPABILITIES: [TypeCapability; 7] = [
     capability("Organization", &[], &[], &[]),
 ];
 
+/// The audit trail's interactions (`AuditEvent`, read with an audit scope).
+pub const AUDIT_INTERACTIONS: [&str; 2] = ["read", "search-type"];
+
 /// Conformance resources served read-only: (type, id).
 pub const CONFORMANCE: [(&str, &str); 1] = [("OperationDefinition", "Patient-summary")];
 
@@ -105,6 +109,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/OperationDefinition/{id}",
                 web::get().to(operation_definition),
             )
+            .route("/AuditEvent", web::get().to(super::fhir_audit::search))
+            .route("/AuditEvent/{id}", web::get().to(super::fhir_audit::read))
             .route(
                 "/{type}/_search",
                 web::post().to(super::fhir_search::search_post),
@@ -142,7 +148,7 @@ pub(crate) fn base_url(request: &HttpRequest) -> String {
     format!("{}://{}/fhir", info.scheme(), info.host())
 }
 
-fn respond(
+pub(crate) fn respond(
     request: &HttpRequest,
     rendering: Rendering,
     resource: &Resource,
@@ -203,6 +209,7 @@ async fn read(
         .await
         .map_err(fail(rendering))?;
     let record = service.get(plan).await.map_err(fail(rendering))?;
+    access::disclose(&request, &record).map_err(fail(rendering))?;
     let resource = project(&record)
         .find(&resource_type, &id)
         .ok_or_else(|| {
@@ -230,6 +237,8 @@ async fn vread(
     let plan = locate(&service, &resource_type, &id)
         .await
         .map_err(fail(rendering))?;
+    let current = service.get(plan).await.map_err(fail(rendering))?;
+    access::disclose(&request, &current).map_err(fail(rendering))?;
     let number = version
         .parse::<u32>()
         .map_err(|_| fail(rendering)(missing()))?;
@@ -259,6 +268,9 @@ async fn history(
         .await
         .map_err(fail(rendering))?;
     let versions = service.history(plan).await.map_err(fail(rendering))?;
+    if let Some(current) = versions.first() {
+        access::disclose(&request, current).map_err(fail(rendering))?;
+    }
     let base = base_url(&request);
     // Oldest first to know where the resource first appears (its create), then newest first.
     let mut entries: Vec<BundleEntry> = Vec::new();
@@ -409,6 +421,7 @@ fn summary_response(
     rendering: Rendering,
     record: &PlanRecord,
 ) -> Result<HttpResponse, FhirError> {
+    access::disclose(request, record).map_err(fail(rendering))?;
     let bundle = crate::fhir::summary::summary(record, &base_url(request), service.clock().now());
     respond(
         request,
@@ -479,8 +492,54 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
         format: vec![code("application/fhir+json"), code("application/fhir+xml")],
         rest: vec![CapabilityStatementRest {
             mode: code("server"),
+            // CapabilityStatement.rest.security: SMART Backend Services (discovery at
+            // /.well-known/smart-configuration).
+            security: Some(CapabilityStatementRestSecurity {
+                service: vec![crate::fhir::support::concept_of(
+                    vec![crate::fhir::support::coding_of(
+                        "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "SMART-on-FHIR",
+                        Some("SMART-on-FHIR"),
+                    )],
+                    None,
+                )],
+                description: Some(
+                    "SMART on FHIR Backend Services: client credentials with a signed JWT \
+                     (RS384 or ES384) at /auth/token, see /.well-known/smart-configuration. \
+                     Every interaction needs its SMART v2 (or v1) system scope; AuditEvent \
+                     needs a scope that names it. A withdrawn consent to share hides a plan \
+                     (404, issue code suppressed) unless a permitted client states an \
+                     X-Emergency-Override reason."
+                        .into(),
+                ),
+                ..Default::default()
+            }),
             resource: resources
                 .into_iter()
+                .chain(std::iter::once(CapabilityStatementRestResource {
+                    r#type: code("AuditEvent"),
+                    interaction: AUDIT_INTERACTIONS
+                        .iter()
+                        .map(|i| CapabilityStatementRestResourceInteraction {
+                            code: code(i),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    search_param: [
+                        ("patient", "reference"),
+                        ("agent", "reference"),
+                        ("entity", "reference"),
+                        ("date", "date"),
+                    ]
+                    .iter()
+                    .map(|(name, kind)| CapabilityStatementRestResourceSearchParam {
+                        name: (*name).into(),
+                        r#type: code(kind),
+                        ..Default::default()
+                    })
+                    .collect(),
+                    ..Default::default()
+                }))
                 .chain(
                     CONFORMANCE
                         .iter()

@@ -5,7 +5,7 @@
 //! `previous` links, shaped (`_summary`, `_elements`), and `_include`d / `_revinclude`d from
 //! the same plan, as a `searchset` Bundle.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use actix_web::http::header;
@@ -15,6 +15,7 @@ use fhirbolt::element::{Element, FhirReleases};
 use fhirbolt::serde::{DeserializationConfig, DeserializationMode};
 use serde_json::{json, Value};
 
+use super::access;
 use super::fhir::{base_url, fail, known_type, query_pairs, rendering};
 use crate::domain::{NhsNumber, PlanRecord};
 use crate::error::{Error, FhirError};
@@ -97,11 +98,16 @@ async fn candidates(service: &PlanService, query: &SearchQuery) -> Result<Vec<Pl
 struct Found {
     matches: Vec<(usize, Value)>,
     plans: Vec<PlanResources>,
+    withheld: usize,
 }
 
-async fn run(service: &PlanService, query: &SearchQuery) -> Result<Found, Error> {
-    let plans: Vec<PlanResources> = candidates(service, query)
-        .await?
+async fn run(
+    service: &PlanService,
+    request: &HttpRequest,
+    query: &SearchQuery,
+) -> Result<Found, Error> {
+    let (records, withheld) = access::shareable(request, candidates(service, query).await?);
+    let plans: Vec<PlanResources> = records
         .iter()
         .map(plan_resources)
         .collect::<Result<_, _>>()?;
@@ -115,7 +121,15 @@ async fn run(service: &PlanService, query: &SearchQuery) -> Result<Found, Error>
         }
     }
     matches.sort_by(|(_, a), (_, b)| query.compare(a, b));
-    Ok(Found { matches, plans })
+    let shown: BTreeSet<usize> = matches.iter().map(|(index, _)| *index).collect();
+    for index in shown {
+        access::note_shown(request, &records[index]);
+    }
+    Ok(Found {
+        matches,
+        plans,
+        withheld,
+    })
 }
 
 fn link(base: &str, query: &SearchQuery, relation: &str, offset: usize) -> Value {
@@ -229,6 +243,23 @@ fn bundle(base: &str, query: &SearchQuery, found: Found) -> Value {
         );
         entries.extend(included.into_iter().map(|r| entry(base, r, "include")));
     }
+    if found.withheld > 0 {
+        entries.push(json!({
+            "resource": {
+                "resourceType": "OperationOutcome",
+                "issue": [{
+                    "severity": "information",
+                    "code": "suppressed",
+                    "diagnostics": format!(
+                        "{} plan(s) not returned: {}",
+                        found.withheld,
+                        access::WITHHELD
+                    ),
+                }],
+            },
+            "search": { "mode": "outcome" }
+        }));
+    }
     if !query.ignored.is_empty() {
         let issues: Vec<Value> = query
             .ignored
@@ -297,8 +328,19 @@ async fn search(
     let rendering = rendering(request)?;
     known_type(resource_type).map_err(fail(rendering))?;
     let query = parse(resource_type, &params, lenient(request)).map_err(fail(rendering))?;
-    let found = run(service, &query).await.map_err(fail(rendering))?;
+    let found = run(service, request, &query)
+        .await
+        .map_err(fail(rendering))?;
     let bundle = bundle(&base_url(request), &query, found);
+    // Everything returned must be readable: `_include` and `_revinclude` can bring in types
+    // the search itself does not name.
+    for entry in bundle["entry"].as_array().into_iter().flatten() {
+        if entry["search"]["mode"] == "include" {
+            if let Some(resource_type) = entry["resource"]["resourceType"].as_str() {
+                access::require_read(request, resource_type).map_err(fail(rendering))?;
+            }
+        }
+    }
     let body = write(&bundle, rendering).map_err(fail(rendering))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, rendering.format.content_type()))

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditQuery, AuditRecord};
+
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
 pub use postgres::PostgresStore;
@@ -80,6 +82,15 @@ pub trait PlanStore: Send + Sync {
         &self,
         record: &PlanRecord,
         resources: &[ResourceKey],
+    ) -> Result<(), StoreError> {
+        self.create_audited(record, resources, None).await
+    }
+    /// As [`PlanStore::create`], writing `audit` in the same transaction.
+    async fn create_audited(
+        &self,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+        audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError>;
     /// The current version of a plan.
     async fn get(&self, id: PlanId) -> Result<PlanRecord, StoreError>;
@@ -98,6 +109,17 @@ pub trait PlanStore: Send + Sync {
         expected_version: u32,
         record: &PlanRecord,
         resources: &[ResourceKey],
+    ) -> Result<(), StoreError> {
+        self.update_audited(expected_version, record, resources, None)
+            .await
+    }
+    /// As [`PlanStore::update`], writing `audit` in the same transaction.
+    async fn update_audited(
+        &self,
+        expected_version: u32,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+        audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError>;
     /// The plan a projected FHIR resource belongs to.
     async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, StoreError>;
@@ -111,6 +133,21 @@ pub trait PlanStore: Send + Sync {
     ) -> Result<Vec<PlanRecord>, StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Appends an audit record (its own transaction).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// Audit records matching `query`, newest first.
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+    /// One audit record.
+    async fn get_audit(&self, id: uuid::Uuid) -> Result<Option<AuditRecord>, StoreError>;
+    /// Records that `client_id` used assertion `jti` (valid until `expires`); false if it had
+    /// been used before. Forgets assertions that expired before `now`.
+    async fn remember_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Opens the store a database URL names, with default pool settings.

@@ -10,7 +10,8 @@ use sqlx::{PgPool, Row};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::{decode, encode, PlanStore, ResourceKey, StoreError, StoreOptions};
+use super::{decode, encode, timestamp, PlanStore, ResourceKey, StoreError, StoreOptions};
+use crate::audit::{AuditQuery, AuditRecord};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
 const CURRENT_STATUSES: &str = "('active', 'completed')";
@@ -108,12 +109,45 @@ impl PostgresStore {
     }
 }
 
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    record: &AuditRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, recorded, client_id, end_user, entity_type, entity_id, document) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(record.id.to_string())
+    .bind(timestamp(&record.recorded))
+    .bind(record.client_id.as_deref())
+    .bind(record.end_user.as_deref())
+    .bind(record.resource_type.as_deref())
+    .bind(record.resource_id.as_deref())
+    .bind(crate::audit::encode(record)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    for patient in &record.patients {
+        sqlx::query(
+            "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) VALUES ($1, $2, $3)",
+        )
+        .bind(record.id.to_string())
+        .bind(&patient.patient_id)
+        .bind(&patient.nhs_number)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl PlanStore for PostgresStore {
-    async fn create(
+    async fn create_audited(
         &self,
         record: &PlanRecord,
         resources: &[ResourceKey],
+        audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         self.ready().await?;
         let document = encode(record)?;
@@ -159,6 +193,9 @@ impl PlanStore for PostgresStore {
         .await
         .map_err(backend)?;
         index_resources(&mut tx, record, resources).await?;
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, audit).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -232,11 +269,12 @@ impl PlanStore for PostgresStore {
         rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
     }
 
-    async fn update(
+    async fn update_audited(
         &self,
         expected_version: u32,
         record: &PlanRecord,
         resources: &[ResourceKey],
+        audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         self.ready().await?;
         let document = encode(record)?;
@@ -291,6 +329,9 @@ impl PlanStore for PostgresStore {
         .await
         .map_err(backend)?;
         index_resources(&mut tx, record, resources).await?;
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, audit).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -339,5 +380,65 @@ impl PlanStore for PostgresStore {
             .await
             .map(|_| ())
             .map_err(backend)
+    }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.ready().await?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        insert_audit(&mut tx, record).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        self.ready().await?;
+        let (sql, binds) = crate::audit::search_sql(query, |n| format!("${n}"));
+        let mut statement = sqlx::query(&sql);
+        for value in &binds {
+            statement = statement.bind(value);
+        }
+        let rows = statement.fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| crate::audit::decode(r.get::<&str, _>(0)))
+            .collect()
+    }
+
+    async fn get_audit(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+        self.ready().await?;
+        let row = sqlx::query("SELECT document FROM audit_events WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| crate::audit::decode(r.get::<&str, _>(0)))
+            .transpose()
+    }
+
+    async fn remember_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("DELETE FROM client_assertions WHERE expires_at < $1")
+            .bind(timestamp(&now))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let inserted = sqlx::query(
+            "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(timestamp(&expires))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        tx.commit().await.map_err(backend)?;
+        Ok(inserted == 1)
     }
 }

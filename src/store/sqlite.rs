@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{decode, encode, timestamp, PlanStore, ResourceKey, StoreError, StoreOptions};
+use crate::audit::{AuditQuery, AuditRecord};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
 const CURRENT_STATUSES: &str = "('active', 'completed')";
@@ -104,6 +105,38 @@ async fn index_resources(
     Ok(())
 }
 
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    record: &AuditRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, recorded, client_id, end_user, entity_type, entity_id, document) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(record.id.to_string())
+    .bind(timestamp(&record.recorded))
+    .bind(record.client_id.as_deref())
+    .bind(record.end_user.as_deref())
+    .bind(record.resource_type.as_deref())
+    .bind(record.resource_id.as_deref())
+    .bind(crate::audit::encode(record)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    for patient in &record.patients {
+        sqlx::query(
+            "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) VALUES (?, ?, ?)",
+        )
+        .bind(record.id.to_string())
+        .bind(&patient.patient_id)
+        .bind(&patient.nhs_number)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 fn parse_id(raw: &str) -> Result<PlanId, StoreError> {
     PlanId::parse(raw).map_err(|_| StoreError::Backend(format!("stored plan id unreadable: {raw}")))
 }
@@ -114,10 +147,11 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 #[async_trait]
 impl PlanStore for SqliteStore {
-    async fn create(
+    async fn create_audited(
         &self,
         record: &PlanRecord,
         resources: &[ResourceKey],
+        audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         let document = encode(record)?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
@@ -162,6 +196,9 @@ impl PlanStore for SqliteStore {
         .await
         .map_err(backend)?;
         index_resources(&mut tx, record, resources).await?;
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, audit).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -230,11 +267,12 @@ impl PlanStore for SqliteStore {
         rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
     }
 
-    async fn update(
+    async fn update_audited(
         &self,
         expected_version: u32,
         record: &PlanRecord,
         resources: &[ResourceKey],
+        audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         let document = encode(record)?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
@@ -287,6 +325,9 @@ impl PlanStore for SqliteStore {
         .await
         .map_err(backend)?;
         index_resources(&mut tx, record, resources).await?;
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, audit).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -333,5 +374,61 @@ impl PlanStore for SqliteStore {
             .await
             .map(|_| ())
             .map_err(backend)
+    }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        insert_audit(&mut tx, record).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let (sql, binds) = crate::audit::search_sql(query, |_| "?".to_owned());
+        let mut statement = sqlx::query(&sql);
+        for value in &binds {
+            statement = statement.bind(value);
+        }
+        let rows = statement.fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| crate::audit::decode(r.get::<&str, _>(0)))
+            .collect()
+    }
+
+    async fn get_audit(&self, id: uuid::Uuid) -> Result<Option<AuditRecord>, StoreError> {
+        let row = sqlx::query("SELECT document FROM audit_events WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| crate::audit::decode(r.get::<&str, _>(0)))
+            .transpose()
+    }
+
+    async fn remember_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("DELETE FROM client_assertions WHERE expires_at < ?")
+            .bind(timestamp(&now))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let inserted = sqlx::query(
+            "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (client_id, jti) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(timestamp(&expires))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        tx.commit().await.map_err(backend)?;
+        Ok(inserted == 1)
     }
 }

@@ -139,7 +139,12 @@ fn plan_of_size(nhs_number: &str, size: usize) -> Value {
 /// A raw HTTP/1.1 POST with `Transfer-Encoding: chunked` (no `Content-Length`), over a plain
 /// socket: reqwest here is built without its `stream` feature. Returns the status, the response
 /// head (lower-cased) and the response body.
-fn chunked_post_blocking(address: &str, path: &str, body: &[u8]) -> (u16, String, String) {
+fn chunked_post_blocking(
+    address: &str,
+    token: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     let host = address.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).unwrap();
     // A guard against a hung test, not an assertion about speed.
@@ -148,6 +153,7 @@ fn chunked_post_blocking(address: &str, path: &str, body: &[u8]) -> (u16, String
         .unwrap();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer {token}\r\n\
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
     let mut request = head.into_bytes();
@@ -210,7 +216,8 @@ async fn create_returns_201_with_location_etag_last_modified_and_derived_answers
     assert!(body.get("status_reason").is_none());
     assert_eq!(body["created"], "2026-11-23T12:00:00Z");
     assert_eq!(body["last_updated"], "2026-11-23T12:00:00Z");
-    assert_eq!(body["last_updated_by"], "test-suite");
+    // The authenticated client is recorded as the author.
+    assert_eq!(body["last_updated_by"], "test-full");
 
     let plan = &body["plan"];
     assert_eq!(plan["person"]["nhs_number"], nhs_number.as_str());
@@ -423,8 +430,9 @@ async fn a_body_without_content_length_over_the_limit_is_413_and_nothing_is_stor
     let nhs_number = nhs(0);
     let body = serde_json::to_vec(&plan_of_size(&nhs_number, 8192)).unwrap();
     let address = app.address.clone();
+    let token = app.token("test-full", super::helpers::FULL_SCOPES);
     let (status, head, body) = tokio::task::spawn_blocking(move || {
-        chunked_post_blocking(&address, "/api/v1/plans", &body)
+        chunked_post_blocking(&address, &token, "/api/v1/plans", &body)
     })
     .await
     .unwrap();
@@ -443,8 +451,9 @@ async fn a_chunked_body_within_the_limit_is_accepted() {
     let nhs_number = nhs(0);
     let body = serde_json::to_vec(&minimal_plan(&nhs_number)).unwrap();
     let address = app.address.clone();
+    let token = app.token("test-full", super::helpers::FULL_SCOPES);
     let (status, head, body) = tokio::task::spawn_blocking(move || {
-        chunked_post_blocking(&address, "/api/v1/plans", &body)
+        chunked_post_blocking(&address, &token, "/api/v1/plans", &body)
     })
     .await
     .unwrap();

@@ -18,7 +18,8 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{
-    minimal_plan, postgres_url, spawn_app_with_store, test_nhs_numbers, test_now,
+    binary_auth, client_with_token, minimal_plan, postgres_url, spawn_app_with_store,
+    test_nhs_numbers, test_now, BinaryAuth,
 };
 
 const FIXTURES: &str = include_str!("../../fixtures/plans.ndjson");
@@ -349,7 +350,7 @@ struct Instance {
 }
 
 impl Instance {
-    fn start(database_url: &str) -> Self {
+    fn start(database_url: &str, auth: &BinaryAuth) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_acp-fhir"))
             .args([
                 "--database-url",
@@ -362,6 +363,7 @@ impl Instance {
                 "--workers",
                 "2",
             ])
+            .args(&auth.args)
             .env_remove("ACP_DATABASE_URL")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -415,15 +417,16 @@ async fn two_instances_share_one_postgres() {
     with_password.set_password(Some("pw-s3cret")).unwrap();
     let url = with_password.to_string();
     service_on(&url).await.ready().await.unwrap();
-    let a = Instance::start(&url);
-    let b = Instance::start(&url);
+    let auth = binary_auth().await;
+    let a = Instance::start(&url, &auth);
+    let b = Instance::start(&url, &auth);
     let log = a.startup_log.join("\n");
     assert!(log.contains(":***@"), "the masked URL is logged:\n{log}");
     assert!(
         !log.contains("pw-s3cret"),
         "the password reached the log:\n{log}"
     );
-    let client = reqwest::Client::new();
+    let client = client_with_token(&auth.token);
 
     // A write through one is read at once through the other.
     let created = client
@@ -477,9 +480,11 @@ async fn two_instances_share_one_postgres() {
 async fn an_instance_killed_mid_traffic_loses_no_committed_write() {
     let url = postgres_or_skip!();
     service_on(&url).await.ready().await.unwrap();
-    let mut doomed = Instance::start(&url);
-    let survivor = Instance::start(&url);
-    let client = reqwest::Client::new();
+    let auth = binary_auth().await;
+    let mut doomed = Instance::start(&url, &auth);
+    let survivor = Instance::start(&url, &auth);
+    // Both replicas accept the one token: shared signing key, registry and public URL.
+    let client = client_with_token(&auth.token);
     let numbers: Vec<String> = test_nhs_numbers().skip(1).take(400).collect();
 
     // Four writers create plans through the doomed instance; once 60 are acknowledged it dies.

@@ -18,7 +18,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Row, SqlitePool};
 use tempfile::TempDir;
 
-use crate::helpers::{minimal_plan, test_nhs_numbers};
+use crate::helpers::{binary_auth, client_with_token, minimal_plan, test_nhs_numbers};
 
 /// How long any single wait on a child may take before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -1067,9 +1067,22 @@ async fn serve_demo_loads_the_demo_plans_once_and_prints_example_requests() {
     assert!(total > 0, "{summary}");
     assert_eq!((new, already, refused), (total, 0, 0), "{summary}");
 
-    // Every example GET answers.
-    let client = reqwest::Client::new();
+    // The printed token opens every example GET.
+    let token = running
+        .stdout_seen
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("export TOKEN='")
+                .and_then(|rest| rest.strip_suffix('\''))
+        })
+        .unwrap_or_else(|| panic!("no token printed:\n{}", running.transcript()))
+        .to_owned();
+    let client = client_with_token(&token);
     for line in running.stdout_seen.clone() {
+        if !line.contains("curl") {
+            continue;
+        }
         let Some(url) = line
             .split_whitespace()
             .map(|w| w.trim_matches('\''))
@@ -1080,6 +1093,46 @@ async fn serve_demo_loads_the_demo_plans_once_and_prints_example_requests() {
         let response = client.get(url).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "{url}");
     }
+    // Without it, nothing but the open endpoints answers.
+    let summary_url = running
+        .stdout_seen
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .map(|w| w.trim_matches('\''))
+        .find(|w| w.contains("$summary"))
+        .unwrap()
+        .to_owned();
+    let refused = reqwest::get(&summary_url).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // The printed `acp-fhir token` command gets a fresh token through the SMART flow.
+    let command_line = running
+        .stdout_seen
+        .iter()
+        .find(|l| l.contains("acp-fhir token"))
+        .unwrap()
+        .clone();
+    let words: Vec<&str> = command_line
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(')'))
+        .collect();
+    let key = words[words.iter().position(|w| *w == "--key").unwrap() + 1];
+    let url = words[words.iter().position(|w| *w == "--url").unwrap() + 1];
+    let output = bare_command()
+        .args(["token", "--client", "demo", "--key", key, "--url", url])
+        .output()
+        .unwrap();
+    assert_success(&output, "acp-fhir token");
+    let fresh = text(&output.stdout);
+    let fresh = fresh.lines().last().unwrap().trim();
+    assert_ne!(fresh, token);
+    let response = client_with_token(fresh)
+        .get(&summary_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
     let status = running.terminate();
     assert_eq!(status.code(), Some(0), "{}", running.transcript());
 
@@ -1107,12 +1160,14 @@ async fn serve_demo_loads_the_demo_plans_once_and_prints_example_requests() {
 #[tokio::test]
 async fn nothing_clinical_reaches_the_logs_even_at_debug_level() {
     let sandbox = Sandbox::new();
+    let auth = binary_auth().await;
     let mut command = sandbox.command();
     command.args(["--log", "debug", "serve", "--listen", "127.0.0.1:0"]);
+    command.args(&auth.args);
     let mut running = Running::spawn(command);
     let address = running.wait_until_listening();
     let base = format!("http://{address}");
-    let client = reqwest::Client::new();
+    let client = client_with_token(&auth.token);
 
     let nhs = "9994010077";
     let wrong_check_digit = "9994010078";
@@ -1192,10 +1247,44 @@ async fn nothing_clinical_reaches_the_logs_even_at_debug_level() {
         .await
         .unwrap();
     assert_eq!(history.status().as_u16(), 200);
+    // FHIR, a refused token and an emergency override reason (recorded in the audit trail,
+    // never in the log).
+    let summary = client
+        .get(format!(
+            "{base}/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(summary.status().as_u16(), 200);
+    let bad_token = reqwest::Client::new()
+        .get(format!("{base}/fhir/CarePlan/{id}"))
+        .header("Authorization", "Bearer SECRET-TOKEN-not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_token.status().as_u16(), 401);
+    let not_permitted = client
+        .get(format!("{base}/fhir/CarePlan/{id}"))
+        .header("X-Emergency-Override", "OVERRIDE-REASON-4410")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_permitted.status().as_u16(), 403);
 
     let status = running.terminate();
     assert_eq!(status.code(), Some(0), "{}", running.transcript());
     let log = running.stderr_seen.join("\n");
+    // No token, whole or in part (its signature), reaches the log either.
+    let signature = auth.token.rsplit('.').next().unwrap().to_owned();
+    for secret in [
+        auth.token.as_str(),
+        signature.as_str(),
+        "SECRET-TOKEN-not-a-jwt",
+        "OVERRIDE-REASON-4410",
+    ] {
+        assert!(!log.contains(secret), "`{secret}` reached the log:\n{log}");
+    }
     assert!(
         log.contains("handled"),
         "the requests were logged at all:\n{log}"

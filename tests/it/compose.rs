@@ -377,6 +377,18 @@ fn the_compose_file_parses_and_has_postgres_two_replicas_and_the_load_balancer()
             "{name}: a password in the URL: {url}"
         );
         assert!(url.contains("@postgres:5432/"), "{name}: {url}");
+        // One signing key, one registry, one public URL: tokens work on every replica.
+        assert_eq!(
+            get("ACP_AUTH_SIGNING_KEYS"),
+            "/run/secrets/acp_signing_key",
+            "{name}"
+        );
+        assert_eq!(
+            get("ACP_AUTH_CLIENTS"),
+            "/etc/acp-fhir/auth/clients.toml",
+            "{name}"
+        );
+        assert!(get("ACP_PUBLIC_URL").contains("${ACP_PUBLIC_URL"), "{name}");
 
         let depends = depends_on(replica, name);
         assert_eq!(

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use acp_fhir::domain::ImportRecord;
 use acp_fhir::fhir::project;
 use acp_fhir::fhir::summary::SECTIONS;
-use acp_fhir::http::fhir::{CAPABILITIES, CONFORMANCE};
+use acp_fhir::http::fhir::{AUDIT_INTERACTIONS, CAPABILITIES, CONFORMANCE};
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::Response;
@@ -302,8 +302,17 @@ async fn metadata_is_a_capability_statement_of_exactly_what_is_served() {
                 .iter()
                 .map(|(kind, _)| ((*kind).to_owned(), "read".to_owned())),
         )
+        .chain(
+            AUDIT_INTERACTIONS
+                .iter()
+                .map(|i| ("AuditEvent".to_owned(), (*i).to_owned())),
+        )
         .collect();
     assert_eq!(listed, expected);
+    assert_eq!(
+        rest[0]["security"]["service"][0]["coding"][0]["code"],
+        "SMART-on-FHIR"
+    );
     let expected_operations: BTreeSet<(String, String)> = CAPABILITIES
         .iter()
         .flat_map(|c| {

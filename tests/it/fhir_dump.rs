@@ -9,7 +9,7 @@ use acp_fhir::domain::ImportRecord;
 use acp_fhir::fhir::project;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, test_now};
+use crate::helpers::{spawn_app, test_now, with_override};
 
 fn fixture_lines() -> Vec<(String, ImportRecord)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/plans");
@@ -30,7 +30,7 @@ fn fixture_lines() -> Vec<(String, ImportRecord)> {
 
 #[tokio::test]
 async fn every_fhir_response_for_the_fixtures_is_served_and_dumped_for_validation() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let dump = std::env::var("ACP_TEST_FHIR_DUMP").ok().map(PathBuf::from);
     if let Some(dir) = &dump {
         std::fs::create_dir_all(dir).unwrap();
@@ -74,14 +74,49 @@ async fn every_fhir_response_for_the_fixtures_is_served_and_dumped_for_validatio
         "search.all-consents".to_owned(),
         "/fhir/Consent?_count=5".to_owned(),
     ));
+    let write = |name: &str, body: &Value| {
+        if let Some(dir) = &dump {
+            let file = dir.join(format!("{}.json", name.replace(['/', '$'], "_")));
+            std::fs::write(file, serde_json::to_vec_pretty(body).unwrap()).unwrap();
+        }
+    };
     for (name, path) in requests {
         let response = app.get(&path).await;
         assert_eq!(response.status().as_u16(), 200, "{path}");
         let body: Value = response.json().await.unwrap();
         assert!(body["resourceType"].is_string(), "{path}");
-        if let Some(dir) = &dump {
-            let file = dir.join(format!("{}.json", name.replace(['/', '$'], "_")));
-            std::fs::write(file, serde_json::to_vec_pretty(&body).unwrap()).unwrap();
-        }
+        write(&name, &body);
     }
+
+    // The audit trail those requests left, as AuditEvents (with an end user, an emergency
+    // override reason and a refusal among them).
+    let refused = reqwest::Client::new()
+        .get(app.url("/fhir/CarePlan"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    write("unauthorized", &refused.json::<Value>().await.unwrap());
+    let search = app
+        .client
+        .get(app.url("/fhir/AuditEvent?_count=20"))
+        .header("X-Request-User", "crew-member-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status().as_u16(), 200);
+    let bundle: Value = search.json().await.unwrap();
+    let first = bundle["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    write("audit.search", &bundle);
+    let read: Value = app
+        .get(&format!("/fhir/AuditEvent/{first}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["resourceType"], "AuditEvent");
+    write("audit.read", &read);
 }

@@ -18,7 +18,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::Response;
 use serde_json::{json, Value};
 
-use crate::helpers::{minimal_plan, spawn_app, test_nhs_numbers, test_now, TestApp};
+use crate::helpers::{minimal_plan, spawn_app, test_nhs_numbers, test_now, with_override, TestApp};
 
 const NHS_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 const SNOMED: &str = "http://snomed.info/sct";
@@ -788,7 +788,7 @@ fn parameter_cases(fx: &Fixtures) -> Vec<Case> {
 
 #[tokio::test]
 async fn every_listed_search_parameter_is_accepted_and_filters() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let cases = parameter_cases(&fx);
 
@@ -862,7 +862,7 @@ async fn every_listed_search_parameter_is_accepted_and_filters() {
 
 #[tokio::test]
 async fn missing_modifier_splits_the_resources_in_two() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     assert_finds_nothing(&app, "CarePlan", &[("identifier:missing", "false")]).await;
     assert_finds_nothing(&app, "Consent", &[("actor:missing", "false")]).await;
@@ -880,7 +880,7 @@ async fn missing_modifier_splits_the_resources_in_two() {
 
 #[tokio::test]
 async fn token_forms_system_and_code_code_only_system_only_and_not() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let dnacpr = fx.ids_where("Consent", |r| {
         has_coding(r, "category", SNOMED, "450476008")
@@ -956,7 +956,7 @@ async fn token_forms_system_and_code_code_only_system_only_and_not() {
 
 #[tokio::test]
 async fn patient_reference_forms_find_the_persons_resources() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let p01 = fx.plan("01");
     let nhs = p01.nhs();
@@ -1065,7 +1065,7 @@ async fn patient_reference_forms_find_the_persons_resources() {
 /// `Consent?patient=` (a known failure elsewhere): each person's Consents, and only theirs.
 #[tokio::test]
 async fn consent_search_by_patient_works_for_every_person() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     for plan in &fx.plans {
         let expected = plan.ids("Consent");
@@ -1089,7 +1089,7 @@ async fn consent_search_by_patient_works_for_every_person() {
 
 #[tokio::test]
 async fn consent_date_prefixes_at_day_and_month_precision() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     type Test = fn(NaiveDate) -> bool;
     let cases: Vec<(&str, Test)> = vec![
@@ -1171,7 +1171,7 @@ async fn consent_date_prefixes_at_day_and_month_precision() {
 
 #[tokio::test]
 async fn last_updated_prefixes_down_to_the_second_and_time_zone() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
     let edge = at("2026-10-20T15:40:00Z");
@@ -1218,7 +1218,7 @@ async fn last_updated_prefixes_down_to_the_second_and_time_zone() {
 
 #[tokio::test]
 async fn patient_birthdate_family_and_name() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let patient = |prefix: &str| BTreeSet::from([fx.plan(prefix).patient_id()]);
     let patients = |prefixes: &[&str]| -> BTreeSet<String> {
@@ -1309,7 +1309,7 @@ async fn patient_birthdate_family_and_name() {
 
 #[tokio::test]
 async fn goal_lifecycle_status_care_plan_intent_and_status() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
 
     let cancelled = fx.plan("14").ids("Goal");
@@ -1391,7 +1391,7 @@ async fn goal_lifecycle_status_care_plan_intent_and_status() {
 
 #[tokio::test]
 async fn paging_by_next_and_previous_links_returns_every_match_once() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let count = 26;
     let mut created = BTreeSet::new();
     for nhs in test_nhs_numbers().take(count) {
@@ -1455,7 +1455,7 @@ async fn paging_by_next_and_previous_links_returns_every_match_once() {
 
 #[tokio::test]
 async fn sort_by_last_updated_either_way_and_consents_by_date() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
 
     let mut by_update: Vec<(DateTime<Utc>, String)> = fx
@@ -1516,7 +1516,7 @@ async fn sort_by_last_updated_either_way_and_consents_by_date() {
 
 #[tokio::test]
 async fn summary_count_gives_the_total_and_no_entries() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let bundle = search_exact(&app, "Consent", &[("_summary", "count")]).await;
     assert_eq!(total(&bundle), fx.all("Consent").len());
@@ -1544,7 +1544,7 @@ async fn summary_count_gives_the_total_and_no_entries() {
 
 #[tokio::test]
 async fn summary_true_and_elements_subset_the_resources() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let p01 = fx.plan("01");
 
@@ -1625,7 +1625,7 @@ async fn summary_true_and_elements_subset_the_resources() {
 
 #[tokio::test]
 async fn include_consent_patient_and_care_plan_goal_once_each() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
 
     // Every CPR decision with its Patient.
@@ -1686,7 +1686,7 @@ async fn include_consent_patient_and_care_plan_goal_once_each() {
 
 #[tokio::test]
 async fn revinclude_consent_patient_brings_only_that_persons_consents() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let p01 = fx.plan("01");
     let bundle = search(
@@ -1735,7 +1735,7 @@ async fn revinclude_consent_patient_brings_only_that_persons_consents() {
 
 #[tokio::test]
 async fn post_search_with_a_form_body_is_the_same_as_get() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let p03 = fx.plan("03");
     let nhs = p03.nhs();
@@ -1794,7 +1794,7 @@ async fn post_search_with_a_form_body_is_the_same_as_get() {
 /// Media types are case-insensitive (RFC 9110 §8.3.1), and may carry parameters.
 #[tokio::test]
 async fn post_search_takes_the_form_media_type_in_any_case() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let p03 = fx.plan("03");
     let body = format!("patient:identifier={}", p03.nhs());
@@ -1822,7 +1822,7 @@ async fn post_search_takes_the_form_media_type_in_any_case() {
 
 #[tokio::test]
 async fn post_search_with_another_content_type_is_415() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     load_fixtures(&app).await;
     let response = app
         .client
@@ -1849,7 +1849,7 @@ async fn post_search_with_another_content_type_is_415() {
 
 #[tokio::test]
 async fn an_unknown_parameter_is_400_naming_it_or_ignored_when_lenient() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let params = pairs(&[("colour", "blue"), ("status", "entered-in-error")]);
 
@@ -1887,7 +1887,7 @@ async fn an_unknown_parameter_is_400_naming_it_or_ignored_when_lenient() {
 
 #[tokio::test]
 async fn a_bad_count_is_400() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     for value in ["ten", "-1", "501", "1.5"] {
         let response = get_search(&app, "CarePlan", &pairs(&[("_count", value)]), &[]).await;
         let outcome = expect_outcome(response, 400, "invalid").await;
@@ -1908,7 +1908,7 @@ async fn a_bad_count_is_400() {
 
 #[tokio::test]
 async fn an_nhs_number_with_a_bad_check_digit_is_400_never_a_guess_h3() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     load_fixtures(&app).await;
     let bad = nhs_token(BAD_CHECK_DIGIT);
     for (resource_type, name, value) in [
@@ -1947,7 +1947,7 @@ async fn an_nhs_number_with_a_bad_check_digit_is_400_never_a_guess_h3() {
 
 #[tokio::test]
 async fn an_unknown_type_is_404() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let response = get_search(&app, "Observation", &pairs(&[("code", "x")]), &[]).await;
     expect_outcome(response, 404, "not-found").await;
     let response = app
@@ -1962,7 +1962,7 @@ async fn an_unknown_type_is_404() {
 
 #[tokio::test]
 async fn xml_search_is_a_bundle_in_xml() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let expected = fx.ids_where("Consent", |r| has_code(r, "scope", "treatment"));
     for (params, headers) in [
@@ -2058,7 +2058,7 @@ async fn cpr_consents(app: &TestApp, nhs: &str, status: Option<&str>) -> BTreeSe
 
 #[tokio::test]
 async fn search_h1_a_superseded_or_revoked_decision_is_never_active() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
 
     // The fixtures: superseded (03), revoked and re-made (02), entered in error (04).
@@ -2164,7 +2164,7 @@ async fn search_h1_a_superseded_or_revoked_decision_is_never_active() {
 
 #[tokio::test]
 async fn search_h1_a_revoked_plans_decisions_are_inactive() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let mut numbers = test_nhs_numbers();
     let revoked = numbers.next().unwrap();
     let kept = numbers.next().unwrap();
@@ -2258,7 +2258,7 @@ async fn search_h1_a_revoked_plans_decisions_are_inactive() {
 
 #[tokio::test]
 async fn search_h2_no_decision_means_no_cpr_consent() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let p05 = fx.plan("05");
     let nhs = p05.nhs();
@@ -2306,7 +2306,7 @@ async fn search_h2_no_decision_means_no_cpr_consent() {
 
 #[tokio::test]
 async fn search_h3_never_returns_another_persons_resources() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     // Two people alike in everything but the NHS number (same name, same birth date).
     let mut numbers = test_nhs_numbers();
     let one = numbers.next().unwrap();
@@ -2409,7 +2409,7 @@ async fn search_h3_never_returns_another_persons_resources() {
 
 #[tokio::test]
 async fn search_h7_an_overdue_review_is_visible() {
-    let app = spawn_app().await;
+    let app = with_override(spawn_app().await);
     let fx = load_fixtures(&app).await;
     let p13 = fx.plan("13");
     let nhs = p13.nhs();

@@ -4,6 +4,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use acp_fhir::auth::{
+    AuthSettings, Authority, Client, ClientRegistration, PrivateKey, Registry, RegistryHandle,
+    ScopeSet,
+};
 use acp_fhir::clock::FixedClock;
 use acp_fhir::http::{server, ServerSettings};
 use acp_fhir::service::PlanService;
@@ -16,11 +20,183 @@ pub fn test_now() -> DateTime<Utc> {
     "2026-11-23T12:00:00Z".parse().unwrap()
 }
 
-/// A running app.
+/// A running app. `client` sends the full-access test token on every request.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn PlanStore>,
+    pub authority: Arc<Authority>,
+}
+
+/// The scopes of the token the test client sends by default: everything, and the audit trail.
+pub const FULL_SCOPES: &str = "system/*.cruds system/AuditEvent.rs";
+
+/// A fixture key (TEST KEYS ONLY, see fixtures/README.md).
+pub fn fixture_key(name: &str) -> PrivateKey {
+    let path = format!("{}/fixtures/auth/{name}", env!("CARGO_MANIFEST_DIR"));
+    PrivateKey::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A client registration with one inline key.
+pub fn registration(id: &str, key: &PrivateKey, scopes: &str) -> ClientRegistration {
+    ClientRegistration {
+        id: id.into(),
+        name: format!("Test client {id}"),
+        organisation: "Y09871".into(),
+        scopes: scopes.split(' ').map(str::to_owned).collect(),
+        jwks: Some(jsonwebtoken::jwk::JwkSet {
+            keys: vec![key.public_jwk().clone()],
+        }),
+        jwks_uri: None,
+        emergency_override: false,
+        trusted_user_headers: false,
+        rate_limit_per_second: None,
+    }
+}
+
+fn client(registration: ClientRegistration) -> Client {
+    let scopes = ScopeSet::parse_all(&registration.scopes).unwrap();
+    Client {
+        registration,
+        scopes,
+    }
+}
+
+/// The test registry: `test-full` (ES384, every scope, trusted end-user headers),
+/// `test-rs384` (RS384, read), `test-override` (ES384, read, may override a withdrawn consent
+/// to share) and `test-limited` (ES384, Consent read only, 2 requests a second).
+pub fn test_registry() -> Registry {
+    let es = fixture_key("test-client-es384.key.pem");
+    let rs = fixture_key("test-client-rs384.key.pem");
+    let mut registry = Registry::default();
+    let mut full = registration("test-full", &es, FULL_SCOPES);
+    full.trusted_user_headers = true;
+    registry.insert(client(full));
+    registry.insert(client(registration("test-rs384", &rs, "system/*.rs")));
+    let mut override_client = registration("test-override", &es, "system/*.rs");
+    override_client.emergency_override = true;
+    registry.insert(client(override_client));
+    let mut limited = registration("test-limited", &es, "system/Consent.rs");
+    limited.rate_limit_per_second = Some(2);
+    registry.insert(client(limited));
+    registry
+}
+
+/// An authority for an app at `address`, signing with the given fixture keys (first signs).
+pub fn test_authority(
+    address: &str,
+    store: Arc<dyn PlanStore>,
+    signing_keys: &[&str],
+    registry: Registry,
+) -> Arc<Authority> {
+    let settings = AuthSettings {
+        public_url: address.to_owned(),
+        signing_keys: signing_keys.iter().map(|k| fixture_key(k)).collect(),
+        registry: RegistryHandle::fixed(registry),
+        token_lifetime_secs: 300,
+        external: None,
+        jwks_cache_lifetime: std::time::Duration::from_secs(300),
+    };
+    Arc::new(Authority::new(settings, store, Arc::new(FixedClock(test_now()))).unwrap())
+}
+
+/// How spawned `acp-fhir serve` processes in the tests authenticate: a registry file with
+/// `test-full`, the fixture signing key and one public URL, as replicas behind a load
+/// balancer share them. Keep the value alive while the processes run.
+pub struct BinaryAuth {
+    _dir: tempfile::TempDir,
+    /// The `serve` flags.
+    pub args: Vec<String>,
+    /// A full-access token those processes accept (system clock).
+    pub token: String,
+}
+
+/// The public URL the spawned processes share.
+pub const BINARY_PUBLIC_URL: &str = "http://acp-fhir.test";
+
+/// See [`BinaryAuth`].
+pub async fn binary_auth() -> BinaryAuth {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("clients.toml");
+    let mut full = registration(
+        "test-full",
+        &fixture_key("test-client-es384.key.pem"),
+        FULL_SCOPES,
+    );
+    full.trusted_user_headers = true;
+    acp_fhir::auth::registry::write_file(
+        &registry,
+        &acp_fhir::auth::RegistryFile {
+            clients: vec![full],
+        },
+    )
+    .unwrap();
+    let key = format!(
+        "{}/fixtures/auth/test-service-1.key.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let settings = AuthSettings {
+        public_url: BINARY_PUBLIC_URL.to_owned(),
+        signing_keys: vec![fixture_key("test-service-1.key.pem")],
+        registry: RegistryHandle::fixed(test_registry()),
+        token_lifetime_secs: 300,
+        external: None,
+        jwks_cache_lifetime: std::time::Duration::from_secs(300),
+    };
+    let store = store::connect("sqlite::memory:").await.unwrap();
+    let authority =
+        Authority::new(settings, store, Arc::new(acp_fhir::clock::SystemClock)).unwrap();
+    let token = authority
+        .issue_for("test-full", &ScopeSet::parse(FULL_SCOPES).unwrap(), 3600)
+        .unwrap()
+        .access_token;
+    BinaryAuth {
+        args: vec![
+            "--clients".into(),
+            registry.display().to_string(),
+            "--signing-keys".into(),
+            key,
+            "--public-url".into(),
+            BINARY_PUBLIC_URL.into(),
+        ],
+        _dir: dir,
+        token,
+    }
+}
+
+/// The test app's client, replaced by one for `test-override` that states an emergency
+/// override on every request, so that plans whose consent to share is withdrawn (fixture 10)
+/// are visible: for tests of search and projection semantics over every fixture. Withholding
+/// itself is tested in `security`.
+pub fn with_override(mut app: TestApp) -> TestApp {
+    let token = app.token("test-override", FULL_SCOPES);
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    headers.insert(
+        "X-Emergency-Override",
+        "test suite: semantics over every fixture".parse().unwrap(),
+    );
+    app.client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    app
+}
+
+/// A client that sends `token` on every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// Starts the app on a fresh in-memory database with the default body limit.
@@ -49,6 +225,39 @@ pub async fn spawn_app_on(database_url: &str, body_limit: usize) -> TestApp {
 
 /// Starts the app on a store the test built itself.
 pub fn spawn_app_with_store(store: Arc<dyn PlanStore>, body_limit: usize) -> TestApp {
+    let settings = ServerSettings {
+        body_limit,
+        workers: Some(1),
+        shutdown_timeout_secs: 1,
+        rate_limit_per_second: 100_000,
+        ..ServerSettings::default()
+    };
+    spawn_app_with(
+        store,
+        &settings,
+        &["test-service-1.key.pem"],
+        test_registry(),
+    )
+}
+
+/// Starts the app with given server settings, signing keys and client registry.
+pub fn spawn_app_with(
+    store: Arc<dyn PlanStore>,
+    settings: &ServerSettings,
+    signing_keys: &[&str],
+    registry: Registry,
+) -> TestApp {
+    spawn_app_with_authority(store.clone(), settings, |address| {
+        test_authority(address, store, signing_keys, registry)
+    })
+}
+
+/// Starts the app with the authority `build` makes for its address.
+pub fn spawn_app_with_authority(
+    store: Arc<dyn PlanStore>,
+    settings: &ServerSettings,
+    build: impl FnOnce(&str) -> Arc<Authority>,
+) -> TestApp {
     let service = PlanService::new(
         store.clone(),
         Arc::new(FixedClock(test_now())),
@@ -56,23 +265,43 @@ pub fn spawn_app_with_store(store: Arc<dyn PlanStore>, body_limit: usize) -> Tes
     );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let settings = ServerSettings {
-        body_limit,
-        workers: Some(1),
-        shutdown_timeout_secs: 1,
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
-    let running = server(listener, service, &settings).unwrap();
+    let address = format!("{scheme}://127.0.0.1:{port}");
+    let authority = build(&address);
+    let running = server(listener, service, authority.clone(), settings).unwrap();
     tokio::spawn(running);
+    let token = authority
+        .issue_for("test-full", &ScopeSet::parse(FULL_SCOPES).unwrap(), 300)
+        .unwrap()
+        .access_token;
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
+        address,
+        client: client_with_token(&token),
         store,
+        authority,
     }
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// A token for `client` with exactly `scopes` (not checked against its registration).
+    pub fn token(&self, client: &str, scopes: &str) -> String {
+        self.authority
+            .issue_for(client, &ScopeSet::parse(scopes).unwrap(), 300)
+            .unwrap()
+            .access_token
+    }
+
+    /// A client whose requests carry a token for `client` with `scopes`.
+    pub fn client_for(&self, client: &str, scopes: &str) -> reqwest::Client {
+        client_with_token(&self.token(client, scopes))
     }
 
     pub async fn post_plan(&self, body: &Value) -> reqwest::Response {

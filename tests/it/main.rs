@@ -12,4 +12,5 @@ mod fhir_search;
 mod fixtures;
 mod helpers;
 mod on_postgres;
+mod security;
 mod store_contract;

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::BufReader;
 
+pub mod auth;
+
 use crate::clock::SystemClock;
-use crate::config::{Cli, Command, ExportArgs, ImportArgs, ServeArgs};
+use crate::config::{Cli, ClientsCommand, Command, ExportArgs, ImportArgs, ServeArgs};
 use crate::domain::ImportRecord;
 use crate::http::{self, ServerSettings};
 use crate::ndjson::{self, ImportStopped, LineResult};
@@ -18,13 +20,19 @@ use crate::service::PlanService;
 use crate::store::{self, masked_url};
 
 /// The synthetic demo plans, built into the binary so `serve --demo` works from anywhere.
-pub const DEMO_PLANS: &str = include_str!("../fixtures/plans.ndjson");
+pub const DEMO_PLANS: &str = include_str!("../../fixtures/plans.ndjson");
 
 /// Exit code when an import skipped bad lines.
 pub const EXIT_LINES_REJECTED: u8 = 2;
 
 /// Runs the command the user asked for.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match &cli.command {
+        Command::Clients(ClientsCommand::Add(args)) => return auth::clients_add(args),
+        Command::Token(args) => return auth::token(args).await,
+        Command::Keygen(args) => return auth::keygen(args),
+        Command::Serve(_) | Command::Import(_) | Command::Export(_) => {}
+    }
     crate::config::check_database_url(&cli.database_url)?;
     let store = store::connect_with(&cli.database_url, &cli.store_options())
         .await
@@ -40,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Serve(args) => serve(service, args).await,
         Command::Import(args) => import(service, args).await,
         Command::Export(args) => export(service, args).await,
+        Command::Clients(_) | Command::Token(_) | Command::Keygen(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -58,16 +67,50 @@ async fn serve(service: PlanService, args: ServeArgs) -> Result<ExitCode, String
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let (authority, demo_client) = auth::build_authority(&args, address, service.store())?;
     let settings = ServerSettings {
         body_limit: usize::try_from(args.body_limit).unwrap_or(usize::MAX),
         workers: args.workers.map(usize::from),
         shutdown_timeout_secs: args.shutdown_timeout,
+        rate_limit_per_second: args.rate_limit,
+        rate_limit_burst_seconds: args.rate_limit_burst,
+        cors_origins: args.cors_origins.clone(),
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(certificate), Some(key)) => Some(http::TlsFiles {
+                certificate: certificate.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
     };
-    let server = http::server(listener, service, &settings)
+    let base = auth::public_url(&args, address);
+    let server = http::server(listener, service, authority, &settings)
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
     tracing::info!(%address, "listening");
     if let Some(hint) = demo_hint {
-        println!("{}", hint.replace("{base}", &format!("http://{address}")));
+        let mut text = hint.replace("{base}", &base);
+        if let Some(client) = demo_client {
+            text = format!(
+                "Every /fhir and /api request needs an access token. The demo client `{}` ({}) \
+                 has one, valid 8 hours:\n  export TOKEN='{}'\n\
+                 For a fresh one (SMART Backend Services: a client assertion signed with its \
+                 key, exchanged at {base}/auth/token):\n  \
+                 export TOKEN=$(acp-fhir token --client {} --key {} --url {base})\n\
+                 To write, the demo writer `{}` ({}):\n  \
+                 export WRITE_TOKEN=$(acp-fhir token --client {} --key {} --scope '{}' --url {base})\n{text}",
+                auth::DEMO_CLIENT,
+                auth::DEMO_SCOPES,
+                client.token,
+                auth::DEMO_CLIENT,
+                client.key_path.display(),
+                auth::DEMO_WRITER,
+                auth::DEMO_WRITER_SCOPES,
+                auth::DEMO_WRITER,
+                client.writer_key_path.display(),
+                auth::DEMO_WRITER_SCOPES,
+            );
+        }
+        println!("{text}");
     }
     server
         .await
@@ -100,12 +143,12 @@ async fn load_demo(service: &PlanService) -> Result<String, String> {
     Ok(format!(
         "Demo data: {} plans ({} new, {} already there, {} refused).\n\
          Try:\n  \
-         curl -s '{{base}}/api/v1/plans?nhs_number={nhs_number}'\n  \
-         curl -s {{base}}/api/v1/plans/{id}\n  \
-         curl -s {{base}}/api/v1/plans/{id}/history\n  \
-         curl -s {{base}}/api/v1/schema\n  \
-         curl -s '{{base}}/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs_number}'\n  \
-         curl -s {{base}}/fhir/CarePlan/{id}\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" '{{base}}/api/v1/plans?nhs_number={nhs_number}'\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" {{base}}/api/v1/plans/{id}\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" {{base}}/api/v1/plans/{id}/history\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" {{base}}/api/v1/schema\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" '{{base}}/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs_number}'\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" {{base}}/fhir/CarePlan/{id}\n  \
          curl -s {{base}}/fhir/metadata\n  \
          curl -s {{base}}/health/ready",
         summary.created + summary.unchanged,
