@@ -1296,3 +1296,126 @@ async fn nothing_clinical_reaches_the_logs_even_at_debug_level() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Clients, tokens and keys
+// ---------------------------------------------------------------------------------------------
+
+fn clients_add(sandbox: &Sandbox, registry: &Path, id: &str, scope: &str) -> Output {
+    let registry = registry.display().to_string();
+    sandbox.run(&[
+        "clients",
+        "add",
+        "--clients",
+        &registry,
+        "--id",
+        id,
+        "--name",
+        "Borsetshire Ambulance Service CAD",
+        "--organisation",
+        "Y09871",
+        "--scope",
+        scope,
+    ])
+}
+
+fn token_for(sandbox: &Sandbox, client: &str, key: &Path, scope: &str, base: &str) -> Output {
+    let key = key.display().to_string();
+    sandbox.run(&[
+        "token", "--client", client, "--key", &key, "--scope", scope, "--url", base,
+    ])
+}
+
+#[tokio::test]
+async fn clients_add_registers_a_client_whose_token_works_without_a_restart() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sandbox = Sandbox::new();
+    let registry = sandbox.path("clients.toml");
+    let signing_key = sandbox.path("signing.key.pem");
+    let output = sandbox.run(&["keygen", "--out", &signing_key.display().to_string()]);
+    assert_success(&output, "keygen");
+    let output = clients_add(&sandbox, &registry, "cad", "system/*.rs");
+    assert_success(&output, "clients add");
+    let key = sandbox.path("cad.key.pem");
+    for secret in [&key, &signing_key] {
+        let mode = fs::metadata(secret).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", secret.display());
+    }
+    assert!(!text(&output.stdout).contains("PRIVATE KEY"));
+    let written = fs::read_to_string(&registry).unwrap();
+    assert!(written.contains("id = \"cad\""), "{written}");
+    assert!(
+        !written.contains("\"d\""),
+        "no private part in the registry: {written}"
+    );
+    // The same id twice is refused and leaves the file as it was.
+    let again = clients_add(&sandbox, &registry, "cad", "system/*.rs");
+    assert_code(&again, 1, "a second `cad`");
+    assert!(text(&again.stderr).contains("already registered"));
+    assert_eq!(fs::read_to_string(&registry).unwrap(), written);
+    // A scope that does not parse is refused before anything is written.
+    let bad = clients_add(&sandbox, &registry, "bad", "user/*.read");
+    assert_code(&bad, 1, "a bad scope");
+    assert!(!sandbox.path("bad.key.pem").exists());
+
+    let mut command = sandbox.command();
+    command.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--clients",
+        &registry.display().to_string(),
+        "--signing-keys",
+        &signing_key.display().to_string(),
+    ]);
+    let mut running = Running::spawn(command);
+    let address = running.wait_until_listening();
+    let base = format!("http://{address}");
+
+    let output = token_for(&sandbox, "cad", &key, "system/*.rs", &base);
+    assert_success(&output, "token");
+    let token = text(&output.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let client = client_with_token(&token);
+    let metadata_free = client
+        .get(format!("{base}/fhir/Consent?_count=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata_free.status().as_u16(), 200);
+
+    // A client added while the service runs gets a token at once.
+    let output = clients_add(&sandbox, &registry, "ooh", "system/Consent.rs");
+    assert_success(&output, "clients add ooh");
+    let output = token_for(
+        &sandbox,
+        "ooh",
+        &sandbox.path("ooh.key.pem"),
+        "system/Consent.rs",
+        &base,
+    );
+    assert_success(&output, "token for a client added while running");
+    // A scope it is not registered for is refused, and said so.
+    let output = token_for(
+        &sandbox,
+        "ooh",
+        &sandbox.path("ooh.key.pem"),
+        "system/CarePlan.rs",
+        &base,
+    );
+    assert_code(&output, 1, "an unregistered scope");
+    assert!(
+        text(&output.stderr).contains("invalid_scope"),
+        "{}",
+        describe(&output)
+    );
+
+    let status = running.terminate();
+    assert_eq!(status.code(), Some(0), "{}", running.transcript());
+    let log = running.stderr_seen.join("\n");
+    assert!(!log.contains(&token), "the token reached the log");
+}
