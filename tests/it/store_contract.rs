@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use acp_fhir::audit::{AuditQuery, AuditRecord, AuditedPatient, DateBound};
 use acp_fhir::domain::{PlanContent, PlanEnd, PlanId, PlanRecord, PlanStatus};
 use acp_fhir::store::{self, PlanStore, ResourceKey, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -331,6 +332,169 @@ async fn ping_answers(store: Arc<dyn PlanStore>) {
     store.ping().await.unwrap();
 }
 
+fn audit(client: &str, patient: Option<(&str, &str)>, at: DateTime<Utc>) -> AuditRecord {
+    AuditRecord {
+        id: uuid::Uuid::new_v4(),
+        recorded: at,
+        interaction: "read".into(),
+        action: "R".into(),
+        status: 200,
+        client_id: Some(client.into()),
+        client_name: None,
+        organisation: Some("Y09871".into()),
+        end_user: (client == "cad").then(|| "Crew Member".to_owned()),
+        end_user_organisation: None,
+        resource_type: Some("CarePlan".into()),
+        resource_id: Some(format!("plan-of-{client}")),
+        patients: patient
+            .map(|(id, nhs)| {
+                vec![AuditedPatient {
+                    patient_id: id.into(),
+                    nhs_number: nhs.into(),
+                }]
+            })
+            .unwrap_or_default(),
+        query: Some("identifier=x|y".into()),
+        request_id: format!("req-{client}"),
+        emergency_override: Some("cardiac arrest — “quoted”".into()),
+        detail: None,
+    }
+}
+
+async fn audit_records_are_found_by_each_criterion_newest_first(store: Arc<dyn PlanStore>) {
+    let t0 = test_now();
+    let first = audit("cad", Some(("p1", "9990000018")), t0);
+    let second = audit("ooh", Some(("p2", "9990000026")), t0 + Duration::seconds(1));
+    let third = audit("ooh", None, t0 + Duration::days(1));
+    for record in [&first, &second, &third] {
+        store.append_audit(record).await.unwrap();
+    }
+    let find = |query: AuditQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .search_audit(&AuditQuery { limit: 10, ..query })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.request_id.clone() + "@" + &r.recorded.to_rfc3339())
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = store
+        .search_audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all, vec![third.clone(), second.clone(), first.clone()]);
+    assert_eq!(
+        store.get_audit(first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_audit(uuid::Uuid::new_v4()).await.unwrap(), None);
+    let only = |r: &AuditRecord| vec![r.request_id.clone() + "@" + &r.recorded.to_rfc3339()];
+    assert_eq!(
+        find(AuditQuery {
+            patient_id: Some("p1".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        only(&first)
+    );
+    assert_eq!(
+        find(AuditQuery {
+            nhs_number: Some("9990000026".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        only(&second)
+    );
+    assert_eq!(
+        find(AuditQuery {
+            agent: Some("Crew Member".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        only(&first)
+    );
+    assert_eq!(
+        find(AuditQuery {
+            agent: Some("ooh".into()),
+            dates: vec![DateBound::Before(t0 + Duration::hours(1))],
+            ..AuditQuery::default()
+        })
+        .await,
+        only(&second)
+    );
+    assert_eq!(
+        find(AuditQuery {
+            entity: Some(("CarePlan".into(), "plan-of-cad".into())),
+            dates: vec![DateBound::From(t0)],
+            ..AuditQuery::default()
+        })
+        .await,
+        only(&first)
+    );
+    // Paging: after the newest, the rest.
+    let page = store
+        .search_audit(&AuditQuery {
+            before: Some((third.recorded, third.id)),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page, vec![second]);
+}
+
+async fn an_audit_record_is_written_with_its_write_or_not_at_all(store: Arc<dyn PlanStore>) {
+    let now = test_now();
+    let record = new_record("9990000034", now);
+    let created = audit("writer", Some(("p3", "9990000034")), now);
+    store
+        .create_audited(&record, &[], Some(&created))
+        .await
+        .unwrap();
+    assert_eq!(store.get_audit(created.id).await.unwrap(), Some(created));
+    let next = revised(&record, "later", now);
+    let refused = audit("writer", Some(("p3", "9990000034")), now);
+    let error = store
+        .update_audited(7, &next, &[], Some(&refused))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::VersionConflict { current: 1 }));
+    assert_eq!(store.get_audit(refused.id).await.unwrap(), None);
+}
+
+async fn an_assertion_id_is_accepted_once_within_its_lifetime(store: Arc<dyn PlanStore>) {
+    let t0 = test_now();
+    let expires = t0 + Duration::seconds(60);
+    assert!(store
+        .remember_assertion("cad", "j-1", expires, t0)
+        .await
+        .unwrap());
+    assert!(!store
+        .remember_assertion("cad", "j-1", expires, t0 + Duration::seconds(30))
+        .await
+        .unwrap());
+    assert!(store
+        .remember_assertion("ooh", "j-1", expires, t0)
+        .await
+        .unwrap());
+    // Once expired it is forgotten (an expired assertion is refused before this anyway).
+    assert!(store
+        .remember_assertion(
+            "cad",
+            "j-1",
+            t0 + Duration::seconds(300),
+            t0 + Duration::seconds(120)
+        )
+        .await
+        .unwrap());
+}
+
 /// Runs each contract check against a fresh store from `$open`.
 macro_rules! contract_suite {
     ($backend:ident, $open:expr) => {
@@ -350,7 +514,10 @@ macro_rules! contract_suite {
                 text_and_time_zones_come_back_exactly,
                 concurrent_updates_of_one_version_give_one_winner,
                 resources_are_located_by_type_and_id,
-                ping_answers
+                ping_answers,
+                audit_records_are_found_by_each_criterion_newest_first,
+                an_audit_record_is_written_with_its_write_or_not_at_all,
+                an_assertion_id_is_accepted_once_within_its_lifetime
             );
         }
     };
@@ -409,10 +576,17 @@ async fn postgres_history_rows_cannot_be_rewritten_or_deleted() {
     let record = new_record("9990000018", test_now());
     store.create(&record, &[]).await.unwrap();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    store
+        .append_audit(&audit("cad", Some(("p1", "9990000018")), test_now()))
+        .await
+        .unwrap();
     for statement in [
         "UPDATE plan_versions SET document = '{}'",
         "DELETE FROM plan_versions",
         "DELETE FROM plans",
+        "UPDATE audit_events SET client_id = 'x'",
+        "DELETE FROM audit_events",
+        "DELETE FROM audit_event_patients",
     ] {
         let error = sqlx::query(statement).execute(&pool).await.err();
         assert!(error.is_some(), "{statement} must be refused");
