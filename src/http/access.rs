@@ -67,6 +67,14 @@ pub fn shareable(request: &HttpRequest, records: Vec<PlanRecord>) -> (Vec<PlanRe
     (kept, withheld)
 }
 
+/// Records the parameters of a search sent in a form body (`POST _search`), which the guard
+/// cannot see in the URL.
+pub fn note_query(request: &HttpRequest, query: String) {
+    if let Some(draft) = request.extensions_mut().get_mut::<AuditDraft>() {
+        draft.record.query = Some(query);
+    }
+}
+
 /// Notes a plan whose data a search returned.
 pub fn note_shown(request: &HttpRequest, record: &PlanRecord) {
     note(request, record, None);

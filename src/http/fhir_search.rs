@@ -380,5 +380,8 @@ pub async fn search_post(
     }
     let mut params = query_pairs(&request);
     params.extend(url::form_urlencoded::parse(&body).into_owned());
+    let mut all = url::form_urlencoded::Serializer::new(String::new());
+    all.extend_pairs(&params);
+    access::note_query(&request, all.finish());
     search(&service, &request, &resource_type, params).await
 }

@@ -927,6 +927,36 @@ async fn reads_and_refusals_are_audited_and_searchable() {
     let untrusted = by_request("audit-untrusted-1");
     assert_eq!(untrusted["agent"].as_array().unwrap().len(), 1);
 
+    // A search sent as a form is recorded with its parameters, and the patients it returned.
+    let form_search = app
+        .client
+        .post(app.url("/fhir/Consent/_search"))
+        .header("X-Request-ID", "audit-form-search-1")
+        .form(&[("patient:identifier", format!("{NHS_SYSTEM}|{number}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form_search.status().as_u16(), 200);
+    let searches = audit_search(&app, &format!("patient=Patient/{patient}")).await;
+    let recorded = searches
+        .iter()
+        .find(|e| detail(e, "request-id").as_deref() == Some("audit-form-search-1"))
+        .unwrap_or_else(|| panic!("{searches:#?}"));
+    assert_eq!(recorded["subtype"][0]["code"], "search-type");
+    let query = recorded["entity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e["query"].as_str())
+        .unwrap();
+    let query = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(query)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(query.contains(&number), "{query}");
+
     // Search by patient, agent and date.
     let for_patient = audit_search(&app, &format!("patient=Patient/{patient}")).await;
     assert!(for_patient
