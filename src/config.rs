@@ -113,6 +113,23 @@ pub enum Command {
     Token(TokenArgs),
     /// Generate an ES384 (EC P-384) private key, e.g. for the service's token signing.
     Keygen(KeygenArgs),
+    /// Write synthetic plans (test-range NHS numbers) as NDJSON for `import`, e.g. for load
+    /// tests: the same lines for the same seed.
+    Generate(GenerateArgs),
+}
+
+/// `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many people (at most 909,091: the valid NHS numbers of the 999 test range).
+    #[arg(long)]
+    pub count: usize,
+    /// The random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 /// `clients …`.

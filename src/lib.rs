@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fhir;
+pub mod generate;
 pub mod http;
 pub mod ndjson;
 pub mod service;

@@ -11,8 +11,10 @@ use tokio::io::BufReader;
 
 pub mod auth;
 
-use crate::clock::SystemClock;
-use crate::config::{Cli, ClientsCommand, Command, ExportArgs, ImportArgs, ServeArgs};
+use crate::clock::{Clock as _, SystemClock};
+use crate::config::{
+    Cli, ClientsCommand, Command, ExportArgs, GenerateArgs, ImportArgs, ServeArgs,
+};
 use crate::domain::ImportRecord;
 use crate::http::{self, ServerSettings};
 use crate::ndjson::{self, ImportStopped, LineResult};
@@ -31,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Clients(ClientsCommand::Add(args)) => return auth::clients_add(args),
         Command::Token(args) => return auth::token(args).await,
         Command::Keygen(args) => return auth::keygen(args),
+        Command::Generate(args) => return generate(args),
         Command::Serve(_) | Command::Import(_) | Command::Export(_) => {}
     }
     crate::config::check_database_url(&cli.database_url)?;
@@ -48,7 +51,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Serve(args) => serve(service, args).await,
         Command::Import(args) => import(service, args).await,
         Command::Export(args) => export(service, args).await,
-        Command::Clients(_) | Command::Token(_) | Command::Keygen(_) => Ok(ExitCode::SUCCESS),
+        Command::Clients(_) | Command::Token(_) | Command::Keygen(_) | Command::Generate(_) => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -156,6 +161,32 @@ async fn load_demo(service: &PlanService) -> Result<String, String> {
         summary.unchanged,
         summary.rejected,
     ))
+}
+
+fn generate(args: &GenerateArgs) -> Result<ExitCode, String> {
+    use std::io::Write as _;
+    let today = SystemClock.now().date_naive();
+    let mut out: Box<dyn std::io::Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let summary = crate::generate::generate(args.count, args.seed, today, &mut out)?;
+    out.flush().map_err(|e| format!("writing failed: {e}"))?;
+    eprintln!(
+        "generated {} plans in {} lines (seed {}): {} with a CPR decision, {} with ReSPECT, {} \
+         with an ADRT, {} with several versions",
+        summary.people,
+        summary.lines,
+        args.seed,
+        summary.with_cpr_decision,
+        summary.with_respect,
+        summary.with_adrt,
+        summary.with_several_versions
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn import(service: PlanService, args: ImportArgs) -> Result<ExitCode, String> {

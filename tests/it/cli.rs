@@ -1419,3 +1419,29 @@ async fn clients_add_registers_a_client_whose_token_works_without_a_restart() {
     let log = running.stderr_seen.join("\n");
     assert!(!log.contains(&token), "the token reached the log");
 }
+
+#[test]
+fn generated_plans_import_and_the_same_seed_gives_the_same_file() {
+    let sandbox = Sandbox::new();
+    let first = sandbox.path("a.ndjson");
+    let second = sandbox.path("b.ndjson");
+    for file in [&first, &second] {
+        let output = sandbox.run(&[
+            "generate",
+            "--count",
+            "40",
+            "--seed",
+            "9",
+            "--output",
+            &file.display().to_string(),
+        ]);
+        assert_success(&output, "generate");
+        assert!(text(&output.stderr).contains("generated 40 plans"));
+    }
+    assert_eq!(fs::read(&first).unwrap(), fs::read(&second).unwrap());
+    let output = sandbox.run(&["import", &first.display().to_string()]);
+    assert_success(&output, "import of generated plans");
+    let output = sandbox.run(&["export"]);
+    assert_success(&output, "export");
+    assert_eq!(exported_nhs_numbers(&output.stdout).len(), 40);
+}
