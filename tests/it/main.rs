@@ -11,6 +11,7 @@ mod fhir_golden;
 mod fhir_search;
 mod fixtures;
 mod helpers;
+mod load;
 mod on_postgres;
 mod security;
 mod store_contract;

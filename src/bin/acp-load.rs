@@ -1,0 +1,436 @@
+//! `acp-load`: the load harness. Seeds N synthetic plans (`generate`, then the service's own
+//! `import`), starts `acp-fhir serve` on them with authentication on (a registered client, one
+//! token from the SMART flow), warms up, then drives each scenario at a fixed concurrency and
+//! prints throughput, p50/p95/p99/max latency and the server's peak RSS.
+//!
+//! ```sh
+//! cargo build --release && target/release/acp-load --plans 100000 --concurrency 32 --requests 50000
+//! ```
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use acp_fhir::auth::registry::write_file;
+use acp_fhir::auth::{ClientRegistration, PrivateKey, RegistryFile};
+use acp_fhir::commands::auth::client_assertion;
+use acp_fhir::generate::{generate, NhsNumbers};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use jsonwebtoken::jwk::JwkSet;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+/// The load harness.
+#[derive(Debug, Parser)]
+#[command(name = "acp-load", about)]
+struct Args {
+    /// The service binary (default: `acp-fhir` beside this one).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Plans to seed.
+    #[arg(long, default_value_t = 10_000)]
+    plans: usize,
+    /// Seed of the generated plans and of the request mix.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Database URL (default: a new SQLite file in a temporary directory). A PostgreSQL
+    /// database should be empty.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Requests per scenario (after the warm-up).
+    #[arg(long, default_value_t = 20_000)]
+    requests: usize,
+    /// Warm-up requests per scenario (not measured).
+    #[arg(long, default_value_t = 2_000)]
+    warmup: usize,
+    /// Scenarios to run, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "summary,search,read,update,mixed"
+    )]
+    scenarios: Vec<String>,
+}
+
+struct Target {
+    base: String,
+    client: reqwest::Client,
+    /// (NHS number, plan id) of every seeded person.
+    people: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct Outcome {
+    histogram: Option<Histogram<u64>>,
+    errors: usize,
+}
+
+fn fail(message: impl std::fmt::Display) -> String {
+    message.to_string()
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(fail)?;
+    Ok(listener.local_addr().map_err(fail)?.port())
+}
+
+/// Peak resident set size of a process, in MiB (Linux `VmHWM`).
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn seed(args: &Args, server: &Path, database_url: &str, dir: &Path) -> Result<(), String> {
+    let file = dir.join("plans.ndjson");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).map_err(fail)?);
+    let today = chrono::Utc::now().date_naive();
+    let summary = generate(args.plans, args.seed, today, &mut out)?;
+    drop(out);
+    let started = Instant::now();
+    let status = Command::new(server)
+        .args(["--database-url", database_url, "--log", "warn", "import"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(fail)?;
+    if !status.success() {
+        return Err(format!("import failed: {status}"));
+    }
+    println!(
+        "seeded {} plans ({} versions) in {:.1} s",
+        summary.people,
+        summary.lines,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn auth_files(dir: &Path) -> Result<(PathBuf, PathBuf, PrivateKey), String> {
+    let service = PrivateKey::generate_es384().map_err(fail)?;
+    let client = PrivateKey::generate_es384().map_err(fail)?;
+    let key_path = dir.join("service.key.pem");
+    std::fs::write(&key_path, service.to_pem()).map_err(fail)?;
+    let registry = dir.join("clients.toml");
+    let registration = ClientRegistration {
+        id: "load".into(),
+        name: "Load harness".into(),
+        organisation: "Y09870".into(),
+        scopes: vec!["system/*.cruds".into()],
+        jwks: Some(JwkSet {
+            keys: vec![client.public_jwk().clone()],
+        }),
+        jwks_uri: None,
+        emergency_override: false,
+        trusted_user_headers: false,
+        rate_limit_per_second: Some(1_000_000),
+    };
+    write_file(
+        &registry,
+        &RegistryFile {
+            clients: vec![registration],
+        },
+    )
+    .map_err(fail)?;
+    Ok((registry, key_path, client))
+}
+
+async fn wait_ready(base: &str, child: &mut Child) -> Result<Duration, String> {
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("the server exited: {status}"));
+        }
+        if let Ok(response) = client.get(format!("{base}/health/ready")).send().await {
+            if response.status().is_success() {
+                return Ok(started.elapsed());
+            }
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err("the server was not ready within 120 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn token(base: &str, key: &PrivateKey) -> Result<String, String> {
+    let url = format!("{base}/auth/token");
+    let assertion = client_assertion(key, "load", &url, chrono::Utc::now().timestamp())?;
+    let body: Value = reqwest::Client::new()
+        .post(&url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "system/*.cruds"),
+            (
+                "client_assertion_type",
+                acp_fhir::auth::authority::ASSERTION_TYPE,
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(fail)?
+        .json()
+        .await
+        .map_err(fail)?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no token: {body}"))
+}
+
+/// One request of `scenario`; `Ok(true)` if it counts as answered (2xx, or the 404 of a plan
+/// whose consent to share is withdrawn). Only the measured request is timed.
+async fn one(
+    target: &Target,
+    scenario: &str,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Duration, bool), String> {
+    let (nhs, id) = &target.people[rng.random_range(0..target.people.len())];
+    let scenario = if scenario == "mixed" {
+        match rng.random_range(0..10) {
+            0 => "update",
+            1..=3 => "summary",
+            4..=6 => "search",
+            _ => "read",
+        }
+    } else {
+        scenario
+    };
+    let identifier = format!("https://fhir.nhs.uk/Id/nhs-number%7C{nhs}");
+    let request = match scenario {
+        "summary" => target.client.get(format!(
+            "{}/fhir/Patient/$summary?identifier={identifier}",
+            target.base
+        )),
+        "search" => target.client.get(format!(
+            "{}/fhir/Consent?patient:identifier={identifier}&_include=Consent:patient",
+            target.base
+        )),
+        "read" => target
+            .client
+            .get(format!("{}/fhir/CarePlan/{id}", target.base)),
+        "update" => {
+            let current = target
+                .client
+                .get(format!("{}/api/v1/plans/{id}", target.base))
+                .send()
+                .await
+                .map_err(fail)?;
+            if !current.status().is_success() {
+                return Ok((Duration::ZERO, current.status().as_u16() == 404));
+            }
+            let tag = current
+                .headers()
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let mut body: Value = current.json().await.map_err(fail)?;
+            let mut plan = body["plan"].take();
+            plan["special_note"] = Value::String(format!("load {}", rng.random::<u32>()));
+            target
+                .client
+                .put(format!("{}/api/v1/plans/{id}", target.base))
+                .header("If-Match", tag)
+                .json(&plan)
+        }
+        other => return Err(format!("unknown scenario {other}")),
+    };
+    let started = Instant::now();
+    let response = request.send().await.map_err(fail)?;
+    let status = response.status().as_u16();
+    let _ = response.bytes().await.map_err(fail)?;
+    Ok((
+        started.elapsed(),
+        (200..300).contains(&status) || status == 404 || status == 412,
+    ))
+}
+
+async fn drive(
+    target: Arc<Target>,
+    scenario: &str,
+    count: usize,
+    concurrency: usize,
+    seed: u64,
+) -> Result<(Outcome, Duration), String> {
+    let remaining = Arc::new(AtomicUsize::new(count));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        let target = target.clone();
+        let remaining = remaining.clone();
+        let scenario = scenario.to_owned();
+        workers.push(tokio::spawn(async move {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (worker as u64) << 32);
+            let mut outcome = Outcome {
+                histogram: Histogram::new_with_bounds(1, 60_000_000, 3).ok(),
+                errors: 0,
+            };
+            while remaining
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                let (elapsed, ok) = one(&target, &scenario, &mut rng).await?;
+                if !ok {
+                    outcome.errors += 1;
+                }
+                if let Some(histogram) = &mut outcome.histogram {
+                    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+                    let _ = histogram.record(micros.max(1));
+                }
+            }
+            Ok::<Outcome, String>(outcome)
+        }));
+    }
+    let mut total = Outcome {
+        histogram: Histogram::new_with_bounds(1, 60_000_000, 3).ok(),
+        errors: 0,
+    };
+    for worker in workers {
+        let outcome = worker.await.map_err(fail)??;
+        total.errors += outcome.errors;
+        if let (Some(sum), Some(part)) = (&mut total.histogram, &outcome.histogram) {
+            sum.add(part).map_err(fail)?;
+        }
+    }
+    Ok((total, started.elapsed()))
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let server = match &args.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .map_err(fail)?
+            .with_file_name("acp-fhir"),
+    };
+    let dir = std::env::temp_dir().join(format!("acp-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let result = run_in(&args, &server, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite:{}", dir.join("load.db").display()));
+    seed(args, server, &database_url, dir)?;
+    let (registry, signing_key, client_key) = auth_files(dir)?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(server)
+        .args(["--database-url", &database_url, "--log", "warn", "serve"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &base,
+        ])
+        .arg("--clients")
+        .arg(&registry)
+        .arg("--signing-keys")
+        .arg(&signing_key)
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(fail)?;
+    let outcome = async {
+        let ready = wait_ready(&base, &mut child).await?;
+        println!("start-up to ready: {:.0} ms", ready.as_secs_f64() * 1000.0);
+        let token = token(&base, &client_key).await?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().map_err(fail)?,
+        );
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .pool_max_idle_per_host(args.concurrency)
+            .build()
+            .map_err(fail)?;
+        let people = NhsNumbers::default()
+            .take(args.plans)
+            .enumerate()
+            .map(|(i, nhs)| (nhs, uuid::Uuid::from_u64_pair(args.seed, i as u64).to_string()))
+            .collect();
+        let target = Arc::new(Target {
+            base: base.clone(),
+            client,
+            people,
+        });
+        println!(
+            "\n{} plans, {} concurrent clients, {} requests per scenario\n",
+            args.plans, args.concurrency, args.requests
+        );
+        println!("| scenario | requests/s | p50 ms | p95 ms | p99 ms | max ms | errors | server peak RSS MiB |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for scenario in &args.scenarios {
+            drive(target.clone(), scenario, args.warmup, args.concurrency, args.seed).await?;
+            let (outcome, wall) = drive(
+                target.clone(),
+                scenario,
+                args.requests,
+                args.concurrency,
+                args.seed + 1,
+            )
+            .await?;
+            let ms = |q: f64| {
+                outcome
+                    .histogram
+                    .as_ref()
+                    .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
+            };
+            let max = outcome
+                .histogram
+                .as_ref()
+                .map_or(0.0, |h| h.max() as f64 / 1000.0);
+            println!(
+                "| {scenario} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} |",
+                args.requests as f64 / wall.as_secs_f64(),
+                ms(0.5),
+                ms(0.95),
+                ms(0.99),
+                max,
+                outcome.errors,
+                peak_rss_mib(child.id()).unwrap_or(f64::NAN),
+            );
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("acp-load: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("acp-load: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

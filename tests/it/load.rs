@@ -1,0 +1,43 @@
+//! The load harness works (a tiny run; speed is never asserted): it seeds plans, starts the
+//! service with authentication on, drives every scenario and reports each one without errors.
+
+use std::process::Command;
+
+#[test]
+fn a_tiny_load_run_reports_every_scenario_without_errors() {
+    let output = Command::new(env!("CARGO_BIN_EXE_acp-load"))
+        .args([
+            "--server",
+            env!("CARGO_BIN_EXE_acp-fhir"),
+            "--plans",
+            "60",
+            "--requests",
+            "40",
+            "--warmup",
+            "5",
+            "--concurrency",
+            "4",
+        ])
+        .env_remove("ACP_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("seeded 60 plans"), "{stdout}");
+    assert!(stdout.contains("start-up to ready:"), "{stdout}");
+    for scenario in ["summary", "search", "read", "update", "mixed"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {scenario} |")))
+            .unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // | scenario | requests/s | p50 | p95 | p99 | max | errors | RSS |
+        let throughput: f64 = cells[2].parse().unwrap();
+        let p99: f64 = cells[5].parse().unwrap();
+        let errors: u64 = cells[7].parse().unwrap();
+        let rss: f64 = cells[8].parse().unwrap();
+        assert!(throughput > 0.0 && p99 > 0.0 && rss > 0.0, "{row}");
+        assert_eq!(errors, 0, "{row}");
+    }
+}
