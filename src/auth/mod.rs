@@ -64,30 +64,11 @@ impl Principal {
             Err(Error::Forbidden {
                 detail: format!(
                     "the access token does not grant {} on {resource_type}",
-                    permission_name(permission)
+                    permission.name()
                 ),
-                scope: format!(
-                    "system/{resource_type}.{}",
-                    match permission {
-                        Permission::Create => "c",
-                        Permission::Read => "r",
-                        Permission::Update => "u",
-                        Permission::Delete => "d",
-                        Permission::Search => "s",
-                    }
-                ),
+                scope: format!("system/{resource_type}.{}", permission.letter()),
             })
         }
-    }
-}
-
-fn permission_name(permission: Permission) -> &'static str {
-    match permission {
-        Permission::Create => "create",
-        Permission::Read => "read",
-        Permission::Update => "update",
-        Permission::Delete => "delete",
-        Permission::Search => "search",
     }
 }
 

@@ -27,6 +27,17 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// The interaction's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Read => "read",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Search => "search",
+        }
+    }
+
     const ALL: [Self; 5] = [
         Self::Create,
         Self::Read,
@@ -45,7 +56,8 @@ impl Permission {
         }
     }
 
-    fn letter(self) -> char {
+    /// The SMART v2 letter.
+    pub fn letter(self) -> char {
         match self {
             Self::Create => 'c',
             Self::Read => 'r',

@@ -72,17 +72,19 @@ impl RateLimits {
             let Ok(mut limiters) = self.limiters.lock() else {
                 return Ok(());
             };
-            limiters
-                .entry(principal.client_id.clone())
-                .or_insert_with(|| {
+            match limiters.get(&principal.client_id) {
+                Some(limiter) => limiter.clone(),
+                None => {
                     let burst = rate.saturating_mul(
                         NonZeroU32::new(self.burst_factor).unwrap_or(NonZeroU32::MIN),
                     );
-                    Arc::new(RateLimiter::direct(
+                    let limiter = Arc::new(RateLimiter::direct(
                         Quota::per_second(rate).allow_burst(burst),
-                    ))
-                })
-                .clone()
+                    ));
+                    limiters.insert(principal.client_id.clone(), limiter.clone());
+                    limiter
+                }
+            }
         };
         limiter.check().map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());

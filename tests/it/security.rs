@@ -105,9 +105,7 @@ async fn exchange(app: &TestApp, assertion: &str, scope: &str) -> (u16, Value) {
 }
 
 async fn plan_in(app: &TestApp, nhs_number: &str) -> (String, String) {
-    let (id, _) = app.create_plan(&minimal_plan(nhs_number)).await;
-    let patient = PlanIds::new(PlanId::parse(&id).unwrap()).patient();
-    (id, patient)
+    plan_in_with(app, &minimal_plan(nhs_number)).await
 }
 
 async fn outcome_code(response: reqwest::Response) -> String {
