@@ -10,6 +10,7 @@ pub mod consent;
 pub mod format;
 pub mod goal;
 pub mod ids;
+pub mod inverse;
 pub mod organization;
 pub mod outcome;
 pub mod patient;
