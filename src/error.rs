@@ -23,6 +23,15 @@ pub enum Error {
     /// Well-formed input that breaks the domain rules.
     #[error("the plan breaks {} rule(s)", .0.len())]
     Invalid(Vec<FieldError>),
+    /// FHIR input that cannot be read (400) or does not conform (422), with an issue per
+    /// problem naming the element by FHIRPath.
+    #[error("FHIR input refused: {} issue(s)", .issues.len())]
+    FhirInvalid {
+        /// 400 (unreadable) or 422 (unprocessable).
+        unreadable: bool,
+        /// What is wrong.
+        issues: Vec<crate::fhir::inverse::FhirIssue>,
+    },
     /// No such thing.
     #[error("not found: {0}")]
     NotFound(String),
@@ -36,6 +45,9 @@ pub enum Error {
         current: u32,
     },
     /// An update came without `If-Match`.
+    /// A conditional request's criteria matched more than one resource (412).
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     #[error("If-Match required")]
     PreconditionRequired,
     /// The change conflicts with what is stored (a second plan for a person, an ended plan).
@@ -185,6 +197,19 @@ impl Error {
                 problem.errors = errors.clone();
                 message.clone()
             }
+            Self::FhirInvalid { issues, .. } => {
+                problem.errors = issues
+                    .iter()
+                    .map(|issue| FieldError {
+                        path: issue.expression.clone(),
+                        message: issue.message.clone(),
+                    })
+                    .collect();
+                format!(
+                    "the FHIR input has {} problem(s); each issue names the element",
+                    issues.len()
+                )
+            }
             Self::Invalid(errors) => {
                 problem.errors = errors.clone();
                 format!(
@@ -200,6 +225,7 @@ impl Error {
                      again and re-apply your change"
                 )
             }
+            Self::PreconditionFailed(detail) => detail.clone(),
             Self::PreconditionRequired => {
                 "send If-Match with the ETag of the version you read, so that no one else's \
                  change is overwritten"
@@ -334,9 +360,14 @@ impl ResponseError for Error {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::FhirInvalid {
+                unreadable: true, ..
+            } => StatusCode::BAD_REQUEST,
+            Self::FhirInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Gone(_) => StatusCode::GONE,
             Self::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

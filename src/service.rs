@@ -22,7 +22,7 @@ pub struct WriteContext {
 }
 
 impl WriteContext {
-    fn audit_of(&self, record: &PlanRecord, status: u16) -> Option<AuditRecord> {
+    pub(crate) fn audit_of(&self, record: &PlanRecord, status: u16) -> Option<AuditRecord> {
         self.audit.clone().map(|mut audit| {
             audit.status = status;
             audit.resource_id = Some(record.id.to_string());

@@ -158,6 +158,32 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
                 one(resource_type, Read),
             )
         }
+        ["fhir", resource_type, "$validate"] if method == "POST" => Requirement::on(
+            "validate",
+            Action::Execute,
+            resource_type,
+            one(resource_type, Read),
+        ),
+        ["fhir", resource_type] if method == "POST" => Requirement::on(
+            "create",
+            Action::Create,
+            resource_type,
+            one(resource_type, Create),
+        ),
+        ["fhir", resource_type, _] if method == "PUT" => Requirement::on(
+            "update",
+            Action::Update,
+            resource_type,
+            one(resource_type, Update),
+        ),
+        ["fhir", resource_type, _] if method == "DELETE" => Requirement::on(
+            "delete",
+            Action::Delete,
+            resource_type,
+            one(resource_type, Delete),
+        ),
+        // A transaction or batch: each entry's scope is checked by the handler.
+        ["fhir"] if method == "POST" => Requirement::authenticated("transaction"),
         ["fhir", ..] => Requirement::authenticated("other"),
         ["api", "v1", "plans"] if method == "POST" => Requirement::on(
             "create",

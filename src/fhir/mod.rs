@@ -13,12 +13,14 @@ pub mod ids;
 pub mod inverse;
 pub mod organization;
 pub mod outcome;
+pub mod parse;
 pub mod patient;
 pub mod practitioner;
 pub mod related_person;
 pub mod search;
 pub mod summary;
 pub mod support;
+pub mod write;
 
 use fhirbolt::model::r4::resources::{
     CarePlan, Consent, Goal, Organization, Patient, Practitioner, RelatedPerson,

@@ -101,6 +101,78 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A FHIR request body, raw, with the format its `Content-Type` names (JSON or XML; 415 for
+/// anything else), read within the configured limit (413).
+#[derive(Debug)]
+pub struct FhirBody {
+    /// The bytes.
+    pub bytes: actix_web::web::Bytes,
+    /// The format the body is in.
+    pub format: crate::fhir::format::Format,
+}
+
+fn fhir_format(request: &HttpRequest) -> Option<crate::fhir::format::Format> {
+    use crate::fhir::format::Format;
+    let value = request.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/fhir+json" | "application/json" | "application/json+fhir" => {
+            Some(Format::Json)
+        }
+        "application/fhir+xml" | "application/xml" | "text/xml" | "application/xml+fhir" => {
+            Some(Format::Xml)
+        }
+        _ => None,
+    }
+}
+
+impl FromRequest for FhirBody {
+    type Error = crate::error::FhirError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request
+            .app_data::<Data<BodyLimit>>()
+            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+        let format = fhir_format(request);
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let Some(format) = format else {
+                return Err(Error::UnsupportedMediaType.into());
+            };
+            if declared.is_some_and(|length| length > limit) {
+                return Err(Error::PayloadTooLarge { limit }.into());
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|e| Error::bad_field("", format!("unreadable body: {e}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(Error::PayloadTooLarge { limit }.into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.is_empty() {
+                return Err(Error::bad_field("", "the body is empty").into());
+            }
+            Ok(FhirBody {
+                bytes: body.freeze(),
+                format,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,8 +25,33 @@ use crate::fhir::support::{code, instant};
 use crate::fhir::{codes, project, RESOURCE_TYPES};
 use crate::service::PlanService;
 
-/// The interactions served for each resource type.
+/// The read interactions served for every resource type.
 pub const INTERACTIONS: [&str; 4] = ["read", "vread", "history-instance", "search-type"];
+
+const WITH_CREATE_UPDATE_DELETE: [&str; 7] = [
+    "read",
+    "vread",
+    "history-instance",
+    "search-type",
+    "create",
+    "update",
+    "delete",
+];
+const WITH_CREATE_UPDATE: [&str; 6] = [
+    "read",
+    "vread",
+    "history-instance",
+    "search-type",
+    "create",
+    "update",
+];
+const WITH_CREATE: [&str; 5] = ["read", "vread", "history-instance", "search-type", "create"];
+
+/// The standard `$validate` operation.
+pub const VALIDATE_OPERATION: &str = "http://hl7.org/fhir/OperationDefinition/Resource-validate";
+
+/// System-level interactions (`POST /fhir` with a Bundle).
+pub const SYSTEM_INTERACTIONS: [&str; 2] = ["transaction", "batch"];
 
 /// One resource type's capabilities.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +60,8 @@ pub struct TypeCapability {
     pub resource_type: &'static str,
     /// Interactions.
     pub interactions: &'static [&'static str],
-    /// Operations (by name).
-    pub operations: &'static [&'static str],
+    /// Operations: (name, canonical URL of the definition).
+    pub operations: &'static [(&'static str, &'static str)],
     /// `_include` values.
     pub includes: &'static [&'static str],
     /// `_revinclude` values.
@@ -45,32 +70,52 @@ pub struct TypeCapability {
 
 const fn capability(
     resource_type: &'static str,
-    operations: &'static [&'static str],
+    interactions: &'static [&'static str],
+    operations: &'static [(&'static str, &'static str)],
     includes: &'static [&'static str],
     revincludes: &'static [&'static str],
 ) -> TypeCapability {
     TypeCapability {
         resource_type,
-        interactions: &INTERACTIONS,
+        interactions,
         operations,
         includes,
         revincludes,
     }
 }
 
-/// What the server does, per resource type. The router serves exactly this.
+const VALIDATE: (&str, &str) = ("validate", VALIDATE_OPERATION);
+
+/// What the server does, per resource type. The router serves exactly this. Creates of a
+/// Patient, Practitioner or Organization (and of a CarePlan for a new person) come inside a
+/// transaction Bundle with the rest of the plan; a CarePlan or a CPR-decision / ADRT Consent is
+/// deleted by becoming entered-in-error.
 pub const CAPABILITIES: [TypeCapability; 7] = [
     capability(
         "CarePlan",
-        &[],
+        &WITH_CREATE_UPDATE_DELETE,
+        &[VALIDATE],
         &["CarePlan:goal", "CarePlan:subject", "CarePlan:patient"],
         &[],
     ),
-    capability("Consent", &[], &["Consent:patient", "Consent:actor"], &[]),
-    capability("Goal", &[], &["Goal:patient", "Goal:subject"], &[]),
+    capability(
+        "Consent",
+        &WITH_CREATE_UPDATE_DELETE,
+        &[VALIDATE],
+        &["Consent:patient", "Consent:actor"],
+        &[],
+    ),
+    capability(
+        "Goal",
+        &WITH_CREATE_UPDATE,
+        &[VALIDATE],
+        &["Goal:patient", "Goal:subject"],
+        &[],
+    ),
     capability(
         "Patient",
-        &["summary"],
+        &WITH_CREATE_UPDATE,
+        &[("summary", SUMMARY_OPERATION), VALIDATE],
         &[],
         &[
             "CarePlan:patient",
@@ -79,9 +124,15 @@ pub const CAPABILITIES: [TypeCapability; 7] = [
             "RelatedPerson:patient",
         ],
     ),
-    capability("RelatedPerson", &[], &["RelatedPerson:patient"], &[]),
-    capability("Practitioner", &[], &[], &[]),
-    capability("Organization", &[], &[], &[]),
+    capability(
+        "RelatedPerson",
+        &WITH_CREATE_UPDATE,
+        &[VALIDATE],
+        &["RelatedPerson:patient"],
+        &[],
+    ),
+    capability("Practitioner", &WITH_CREATE, &[], &[], &[]),
+    capability("Organization", &WITH_CREATE, &[], &[], &[]),
 ];
 
 /// The audit trail's interactions (`AuditEvent`, read with an audit scope).
@@ -102,6 +153,8 @@ pub const SUMMARY_OPERATION: &str =
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/fhir")
+            .route("", web::post().to(super::fhir_bundle::bundle))
+            .route("/", web::post().to(super::fhir_bundle::bundle))
             .route("/metadata", web::get().to(metadata))
             .route("/Patient/$summary", web::get().to(summary_by_identifier))
             .route("/Patient/{id}/$summary", web::get().to(summary_by_id))
@@ -115,8 +168,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/{type}/_search",
                 web::post().to(super::fhir_search::search_post),
             )
+            .route(
+                "/{type}/$validate",
+                web::post().to(super::fhir_write::validate),
+            )
             .route("/{type}", web::get().to(super::fhir_search::search_get))
+            .route("/{type}", web::post().to(super::fhir_write::create))
             .route("/{type}/{id}", web::get().to(read))
+            .route("/{type}/{id}", web::put().to(super::fhir_write::update))
+            .route("/{type}/{id}", web::delete().to(super::fhir_write::delete))
             .route("/{type}/{id}/_history", web::get().to(history))
             .route("/{type}/{id}/_history/{version}", web::get().to(vread))
             .default_service(web::to(unknown)),
@@ -460,11 +520,13 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
             operation: capability
                 .operations
                 .iter()
-                .map(|name| CapabilityStatementRestResourceOperation {
-                    name: (*name).into(),
-                    definition: SUMMARY_OPERATION.into(),
-                    ..Default::default()
-                })
+                .map(
+                    |(name, definition)| CapabilityStatementRestResourceOperation {
+                        name: (*name).into(),
+                        definition: (*definition).into(),
+                        ..Default::default()
+                    },
+                )
                 .collect(),
             ..Default::default()
         })
@@ -551,6 +613,15 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
                             }],
                             ..Default::default()
                         }),
+                )
+                .collect(),
+            interaction: SYSTEM_INTERACTIONS
+                .iter()
+                .map(
+                    |i| fhirbolt::model::r4::resources::CapabilityStatementRestInteraction {
+                        code: code(i),
+                        ..Default::default()
+                    },
                 )
                 .collect(),
             ..Default::default()

@@ -385,3 +385,38 @@ pub async fn search_post(
     access::note_query(&request, all.finish());
     search(&service, &request, &resource_type, params).await
 }
+
+/// The resources of `resource_type` that `criteria` (a query string, as in `If-None-Exist`)
+/// matches, each with its plan's current version. Withdrawn-consent plans count as matches:
+/// a conditional create must not make a second plan part because one is hidden.
+pub(crate) async fn matching(
+    service: &PlanService,
+    request: &HttpRequest,
+    resource_type: &str,
+    criteria: &str,
+) -> Result<Vec<(String, PlanRecord)>, Error> {
+    let criteria = criteria.split_once('?').map_or(criteria, |(_, q)| q);
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(criteria.as_bytes())
+        .into_owned()
+        .collect();
+    if params.is_empty() {
+        return Err(Error::bad_field(
+            "If-None-Exist",
+            "give search criteria, e.g. identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018",
+        ));
+    }
+    let query = parse(resource_type, &params, false)?;
+    let _ = request;
+    let records = candidates(service, &query).await?;
+    let prefix = format!("{resource_type}/");
+    let mut found = Vec::new();
+    for record in records {
+        let plan = plan_resources(&record)?;
+        for (key, resource) in &plan.by_reference {
+            if key.starts_with(&prefix) && query.matches(resource, &plan) {
+                found.push((key[prefix.len()..].to_owned(), record.clone()));
+            }
+        }
+    }
+    Ok(found)
+}

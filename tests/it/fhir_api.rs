@@ -318,11 +318,18 @@ async fn metadata_is_a_capability_statement_of_exactly_what_is_served() {
         .flat_map(|c| {
             c.operations
                 .iter()
-                .map(|o| (c.resource_type.to_owned(), (*o).to_owned()))
+                .map(|(name, _)| (c.resource_type.to_owned(), (*name).to_owned()))
         })
         .collect();
     assert_eq!(operations, expected_operations);
     assert!(operations.contains(&("Patient".to_owned(), "summary".to_owned())));
+    let system: Vec<&str> = rest[0]["interaction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(system, ["transaction", "batch"]);
 }
 
 #[tokio::test]
@@ -339,6 +346,31 @@ async fn every_listed_interaction_is_answered_and_an_unlisted_one_is_not() {
             .get(kind)
             .unwrap_or_else(|| panic!("the summary has no {kind} to try"));
         for interaction in interactions {
+            if ["create", "update", "delete"].contains(interaction) {
+                // Writes are answered (tests/it/fhir_write.rs); here: not a 404 or 405.
+                let (method, path) = match *interaction {
+                    "create" => (reqwest::Method::POST, format!("/fhir/{kind}")),
+                    "update" => (reqwest::Method::PUT, format!("/fhir/{kind}/{id}")),
+                    _ => (
+                        reqwest::Method::DELETE,
+                        format!("/fhir/{kind}/no-such-{kind}"),
+                    ),
+                };
+                let response = app
+                    .client
+                    .request(method, app.url(&path))
+                    .header(CONTENT_TYPE, "application/fhir+json")
+                    .body(format!("{{\"resourceType\": \"{kind}\"}}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                assert!(
+                    status != 405 && (400..500).contains(&status),
+                    "{interaction} {path}: {status}"
+                );
+                continue;
+            }
             let path = match *interaction {
                 "read" => format!("/fhir/{kind}/{id}"),
                 "vread" => format!("/fhir/{kind}/{id}/_history/1"),
@@ -378,11 +410,11 @@ async fn every_listed_interaction_is_answered_and_an_unlisted_one_is_not() {
         acp_fhir::http::fhir::SUMMARY_OPERATION
     );
 
-    // update is not listed, so not answered.
-    let consent = &ids["Consent"];
+    // delete is not listed for a Practitioner, so not answered.
+    let practitioner = &ids["Practitioner"];
     let update = app
         .client
-        .put(app.url(&format!("/fhir/Consent/{consent}")))
+        .delete(app.url(&format!("/fhir/Practitioner/{practitioner}")))
         .header(CONTENT_TYPE, "application/fhir+json")
         .body("{}")
         .send()
@@ -390,7 +422,7 @@ async fn every_listed_interaction_is_answered_and_an_unlisted_one_is_not() {
         .unwrap();
     assert!(
         !update.status().is_success(),
-        "update is not in the CapabilityStatement but answered {}",
+        "delete is not in the CapabilityStatement but answered {}",
         update.status()
     );
 }

@@ -9,6 +9,7 @@ mod fhir_api;
 mod fhir_dump;
 mod fhir_golden;
 mod fhir_search;
+mod fhir_write;
 mod fixtures;
 mod helpers;
 mod load;

