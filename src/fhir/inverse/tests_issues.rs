@@ -1,0 +1,1 @@
+//! Error paths of the inverse mapping.
