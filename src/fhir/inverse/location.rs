@@ -15,6 +15,7 @@ use crate::fhir::care_plan::{
     STATUS_REASON_EXTENSION,
 };
 use crate::fhir::codes::{self, extension as ext};
+use crate::fhir::goal::PREFERRED_PLACE_EXTENSION;
 use crate::fhir::Projection;
 
 /// The resource type, its id and the FHIRPath of the element.
@@ -60,12 +61,13 @@ pub fn fhir_location(internal_path: &str, resources: &Projection) -> Option<Loca
                             has(p, codes::GOAL_PRIORITY, priority.unwrap_or_default())
                         }))
             })?;
-            let element = if rest.len() > 1 {
-                "Goal.extension[0]"
-            } else {
-                "Goal.description"
+            let element = match rest.get(1) {
+                Some(("organisation" | "address" | "is_usual_residence", _)) => {
+                    extension_at("Goal", &goal.extension, &[PREFERRED_PLACE_EXTENSION])
+                }
+                _ => "Goal.description".to_owned(),
             };
-            Some(("Goal", id(&goal.id), element.to_owned()))
+            Some(("Goal", id(&goal.id), element))
         }
         "what_matters_most" => goal_location(
             resources,
