@@ -392,10 +392,52 @@ fn care_plan_location(
         "religious_or_cultural_needs" => note(NOTE_RELIGIOUS),
         "organ_donation_wishes" => note(NOTE_ORGAN_DONATION),
         "lives_alone" => note(NOTE_LIVES_ALONE),
-        "care_team" => "CarePlan.contained[0]".to_owned(),
+        "care_team" => care_team_location(care_plan, rest),
         "created" => "CarePlan.created".to_owned(),
         _ => "CarePlan".to_owned(),
     };
     let _ = index;
     ("CarePlan", id(&care_plan.id), element)
+}
+
+/// `care_team.key_worker…` or `care_team.professionals[i]…`: the participant of the contained
+/// CareTeam (the key worker carries the local key-worker role; professionals carry no coded
+/// role).
+fn care_team_location(
+    care_plan: &fhirbolt::model::r4::resources::CarePlan,
+    rest: &[(&str, Option<usize>)],
+) -> String {
+    let Some(fhirbolt::model::r4::Resource::CareTeam(team)) = care_plan.contained.first() else {
+        return "CarePlan.contained".to_owned();
+    };
+    let coded = |p: &fhirbolt::model::r4::resources::CareTeamParticipant| {
+        p.role.iter().any(|r| !r.coding.is_empty())
+    };
+    let key_worker = |p: &fhirbolt::model::r4::resources::CareTeamParticipant| {
+        p.role
+            .iter()
+            .any(|r| has(r, codes::LOCAL, crate::fhir::care_plan::KEY_WORKER.code))
+    };
+    let index = match rest.first() {
+        Some(("key_worker", _)) => team.participant.iter().position(key_worker),
+        Some(("professionals", Some(i))) => team
+            .participant
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !coded(p))
+            .nth(*i)
+            .map(|(k, _)| k),
+        _ => None,
+    };
+    let Some(index) = index else {
+        return "CarePlan.contained[0]".to_owned();
+    };
+    let base = format!("CarePlan.contained[0].participant[{index}]");
+    match rest.get(1) {
+        Some(("name", _)) => format!("{base}.member"),
+        Some(("role", _)) => format!("{base}.role[0].text"),
+        Some(("organisation", _)) => format!("{base}.onBehalfOf.display"),
+        Some(("phone", _)) => format!("{base}.extension[0].value"),
+        _ => base,
+    }
 }

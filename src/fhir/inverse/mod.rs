@@ -2,6 +2,12 @@
 //! Goals, RelatedPersons, Practitioners, Organizations) back into the internal plan. It reads
 //! every element the projection writes and refuses, with an issue naming the element, anything it
 //! cannot keep, so that nothing a sender wrote is silently lost.
+//!
+//! One file per resource (`care_plan`, `consent`, `goal`, `patient`, `related_person`,
+//! `practitioner` with the reference resolution), the shared readers in `read`, and
+//! [`fhir_location`] in `location`. Narrative `text` and `meta` are server-managed and ignored;
+//! elements that only restate what another element carries (displays, `Consent.status`,
+//! `Goal.lifecycleStatus`, `Patient.active`/`deceased`) are checked against it.
 
 use chrono::{DateTime, Utc};
 
@@ -44,7 +50,8 @@ pub struct FhirIssue {
     /// Error or warning.
     pub severity: Severity,
     /// The FHIR issue type (http://hl7.org/fhir/issue-type): `structure`, `required`, `value`,
-    /// `code-invalid`, `invariant`, `business-rule`, `not-supported`, `not-found`.
+    /// `code-invalid`, `invariant`, `business-rule`, `not-supported`, `not-found`; warnings use
+    /// `informational`.
     pub code: &'static str,
     /// The resource type the issue is in (`Consent`).
     pub resource_type: &'static str,

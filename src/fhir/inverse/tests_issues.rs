@@ -408,6 +408,26 @@ fn fhir_location_places_the_common_domain_paths() {
         ))
     );
 
+    let active = record("01-dnacpr-active");
+    let projection = project(&active);
+    let care_plan = Some(active.id.to_string());
+    assert_eq!(
+        fhir_location("care_team.professionals[0].role", &projection),
+        Some((
+            "CarePlan",
+            care_plan.clone(),
+            "CarePlan.contained[0].participant[1].role[0].text".to_owned()
+        ))
+    );
+    assert_eq!(
+        fhir_location("care_team.key_worker.phone", &projection),
+        Some((
+            "CarePlan",
+            care_plan,
+            "CarePlan.contained[0].participant[0].extension[0].value".to_owned()
+        ))
+    );
+
     let adrt_plan = record("06-adrt-refusing-lst");
     let projection = project(&adrt_plan);
     let adrt = adrt_plan.plan.adrts[0].id.unwrap().to_string();
