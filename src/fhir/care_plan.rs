@@ -60,9 +60,9 @@ pub const PARTICIPANT_PHONE_EXTENSION: &str =
     "https://acp-fhir.example.org/fhir/StructureDefinition/care-team-participant-phone";
 
 /// The contained CareTeam's id.
-const CARE_TEAM_ID: &str = "careteam";
+pub(crate) const CARE_TEAM_ID: &str = "careteam";
 /// Text of the anticipatory-medicines activity's code.
-const ANTICIPATORY_MEDICINES: &str = "Anticipatory medicines";
+pub(crate) const ANTICIPATORY_MEDICINES: &str = "Anticipatory medicines";
 /// Annotation labels; each note's text is `"{label}: {value}"`.
 pub const NOTE_SPECIAL: &str = "Special note for out-of-hours staff";
 /// Access information label.
@@ -82,11 +82,11 @@ const fn local(code: &'static str, display: &'static str) -> Concept {
     }
 }
 
-const KEY_WORKER: Concept = local("key-worker", "Key worker");
-const USUAL_GP: Concept = local("usual-gp", "Usual GP");
-const GP_PRACTICE: Concept = local("gp-practice", "Registered GP practice");
+pub(crate) const KEY_WORKER: Concept = local("key-worker", "Key worker");
+pub(crate) const USUAL_GP: Concept = local("usual-gp", "Usual GP");
+pub(crate) const GP_PRACTICE: Concept = local("gp-practice", "Registered GP practice");
 
-fn focus_concept(focus: FocusOfCare) -> Concept {
+pub(crate) fn focus_concept(focus: FocusOfCare) -> Concept {
     match focus {
         FocusOfCare::LifeSustaining => local(
             "focus-life-sustaining-treatment",
@@ -100,7 +100,7 @@ fn focus_concept(focus: FocusOfCare) -> Concept {
     }
 }
 
-fn prognosis_concepts(period: PrognosisPeriod) -> (Concept, Option<Concept>) {
+pub(crate) fn prognosis_concepts(period: PrognosisPeriod) -> (Concept, Option<Concept>) {
     match period {
         PrognosisPeriod::LastDays => (
             local("prognosis-last-days", "Last days of life"),

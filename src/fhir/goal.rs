@@ -26,19 +26,19 @@ pub const PREFERRED_PLACE_EXTENSION: &str =
 
 /// The SNOMED CT "preferred place of death …" codes are about death only; a place-of-care
 /// preference without a place uses these local codes of the same meaning.
-const CARE_UNDECIDED: Concept = local(
+pub(crate) const CARE_UNDECIDED: Concept = local(
     "place-of-care-undecided",
     "Preferred place of care undecided",
 );
-const CARE_DECLINED: Concept = local(
+pub(crate) const CARE_DECLINED: Concept = local(
     "place-of-care-declined-to-discuss",
     "Declined to discuss preferred place of care",
 );
-const CARE_NOT_APPROPRIATE: Concept = local(
+pub(crate) const CARE_NOT_APPROPRIATE: Concept = local(
     "place-of-care-not-appropriate",
     "Discussion about preferred place of care not appropriate",
 );
-const CARE_UNABLE: Concept = local(
+pub(crate) const CARE_UNABLE: Concept = local(
     "place-of-care-unable-to-express",
     "Unable to express preferred place of care",
 );

@@ -23,10 +23,10 @@ use super::patient::{phones_text, telecom};
 use super::support;
 use crate::domain::{Contact, LastingPowerOfAttorney, PlanRecord};
 
-const MAIN_CARER: &str = "main-carer";
-const NOMINATED_CONTACT: &str = "nominated-contact";
-const INVOLVE_IN_DECISIONS: &str = "involve-in-decisions";
-const HPOWATT: &str = "HPOWATT";
+pub(crate) const MAIN_CARER: &str = "main-carer";
+pub(crate) const NOMINATED_CONTACT: &str = "nominated-contact";
+pub(crate) const INVOLVE_IN_DECISIONS: &str = "involve-in-decisions";
+pub(crate) const HPOWATT: &str = "HPOWATT";
 const HPOWATT_DISPLAY: &str = "healthcare power of attorney";
 const LPA_TEXT: &str = "Lasting power of attorney for health and welfare";
 
