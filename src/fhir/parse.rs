@@ -136,6 +136,31 @@ fn parse_xml(bytes: &[u8]) -> Result<Resource, Error> {
         .map_err(|e| unreadable(format!("not a readable FHIR R4 XML resource: {e}")))
 }
 
+/// The resource type a body says it is (JSON `resourceType`, or the XML root element), read
+/// without parsing the resource.
+pub fn declared_type(bytes: &[u8], format: Format) -> Option<String> {
+    match format {
+        Format::Json => serde_json::from_slice::<Value>(bytes)
+            .ok()?
+            .get("resourceType")?
+            .as_str()
+            .map(str::to_owned),
+        Format::Xml => {
+            let text = std::str::from_utf8(bytes).ok()?;
+            let mut rest = text;
+            loop {
+                let start = rest.find('<')?;
+                rest = &rest[start + 1..];
+                if rest.starts_with('?') || rest.starts_with('!') {
+                    continue;
+                }
+                let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+                return Some(rest[..end].to_owned());
+            }
+        }
+    }
+}
+
 /// Whether `name` is an R4 resource type.
 pub fn is_known_type(name: &str) -> bool {
     // fhirbolt names an unknown type as such; a known one fails, if at all, on a missing

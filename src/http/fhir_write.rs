@@ -213,7 +213,26 @@ fn type_from_path(resource_type: &str) -> Result<&'static str, Error> {
 }
 
 fn body_resource(body: &FhirBody, resource_type: &str) -> Result<Resource, Error> {
-    let resource = parse_resource(&body.bytes, body.format)?;
+    // A body of another type is told as such, before any complaint about its content.
+    let declared = crate::fhir::parse::declared_type(&body.bytes, body.format);
+    let resource = match parse_resource(&body.bytes, body.format) {
+        Ok(resource) => resource,
+        Err(error) => match declared {
+            Some(sent) if sent != resource_type => {
+                return Err(Error::FhirInvalid {
+                    unreadable: true,
+                    issues: vec![error_issue(
+                        "invalid",
+                        "Resource",
+                        None,
+                        "resourceType",
+                        format!("the body is a {sent}, the URL names {resource_type}"),
+                    )],
+                })
+            }
+            _ => return Err(error),
+        },
+    };
     let sent = type_name(&resource);
     if sent != resource_type {
         return Err(Error::FhirInvalid {

@@ -132,12 +132,9 @@ pub(super) fn read_all(
             }
         }
     }
-    // More than one decision marked current: none of them is presented as active (H1).
-    let currents = cpr_checks.iter().filter(|(_, current)| *current).count();
-    for (mut check, current) in cpr_checks {
-        if current && currents > 1 {
-            check.expected = "inactive";
-        }
+    // More than one decision marked current is left to the plan's lifecycle rules: a new one
+    // supersedes the stored one it replaces, and two new ones are refused there (H1).
+    for (check, _current) in cpr_checks {
         checks.push(check);
     }
     for check in checks {
