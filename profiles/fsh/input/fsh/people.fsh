@@ -79,7 +79,7 @@ Description: "A person around the patient: main carer, single nominated contact,
 * active 1..1
 * patient only Reference(AcpPatient)
 * insert PlainReference(patient)
-* relationship 1..1
+* relationship 1..2
 * relationship from LpaRelationship (required)
 * name 1..1
 * name.text 1..1
@@ -164,8 +164,10 @@ Description: "The person's registered GP practice: name, ODS code, phone."
 * identifier.period 0..0
 * identifier.assigner 0..0
 * active 0..0
+* insert PatternSlicing(type, closed)
 * type 1..1
-* type = $organization-type#prov
+* type contains provider 1..1
+* type[provider] = $organization-type#prov
 * name 1..1
 * alias 0..0
 * telecom 0..1
