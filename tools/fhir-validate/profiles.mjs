@@ -118,7 +118,7 @@ export class Profiles {
     const url = ext?.url ?? '';
     const sd = this.structureDefinitions.get(url);
     if (!url.startsWith(SD_BASE) || !sd || sd.type !== 'Extension') {
-      return [{ severity: 'error', path: where, message: `extension ${url} is not one of the acp-fhir extensions (closed slicing) [acp-fhir profiles]` }];
+      return [{ severity: 'error', path: where, message: `extension ${url} is not one of the acp-fhir extensions (closed slicing)` }];
     }
     const issues = issuesOf(() => validateTypedValue({ type: 'Extension', value: ext }, { profile: sd })).map((issue) => ({
       severity: issue.severity,
@@ -156,7 +156,7 @@ export class Profiles {
           issues.push({
             severity: 'error',
             path: at,
-            message: `code ${JSON.stringify(codesOf(value))} is not in the required value set ${vsUrl} [acp-fhir profiles: binding]`,
+            message: `code ${JSON.stringify(codesOf(value))} is not in the required value set ${vsUrl} (binding)`,
           });
         }
       }

@@ -31,8 +31,8 @@
 //    invariants (e.g. acp-nhs-1, the NHS number's Modulus 11 check digit). profiles.mjs adds what
 //    Medplum does not evaluate: each extension is validated against its own StructureDefinition
 //    (and must be one of ours), and codes at elements bound `required` to our ValueSets must be in
-//    them. An unknown profile URL under our base is an error. Messages from this part end in
-//    [acp-fhir profiles]. The files in profiles/ are themselves validated as R4 resources when
+//    them. An unknown profile URL under our base is an error. Issues from this part are tagged
+//    [@medplum/core + acp-fhir profiles]. The files in profiles/ are themselves validated as R4 resources when
 //    given as a PATH, like any other file.
 //
 // Agreement set: a file in a directory named `reject` (fixtures/fhir-conformance/reject) is
