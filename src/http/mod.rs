@@ -7,6 +7,7 @@ mod auth;
 mod body;
 pub mod fhir;
 mod fhir_audit;
+mod fhir_conformance;
 mod fhir_search;
 pub mod guard;
 mod health;

@@ -68,7 +68,11 @@ pub fn plan_from_fhir(resources: &Projection) -> Result<InversePlan, Vec<FhirIss
         severity: Severity::Error,
         code: "not-supported",
         resource_type: "CarePlan",
-        resource_id: resources.care_plan.id.as_ref().and_then(|i| i.value.clone()),
+        resource_id: resources
+            .care_plan
+            .id
+            .as_ref()
+            .and_then(|i| i.value.clone()),
         expression: "CarePlan".to_owned(),
         message: "reading plans from FHIR is not built yet".to_owned(),
     }])
