@@ -77,6 +77,11 @@ export class Profiles {
   /** Issues of one resource against every one of our profiles it claims: [{severity, path, message}]. */
   validate(resource) {
     const issues = [];
+    // A summary (_summary, _elements) is tagged SUBSETTED and need not conform to its profiles
+    // (FHIR R4 search, "Summary"): base R4 is still checked by the other validators.
+    if (subsetted(resource)) {
+      return [{ severity: 'information', path: resource.resourceType, message: 'SUBSETTED: not validated against its profiles' }];
+    }
     const claimed = this.claimed(resource);
     for (const url of claimed) {
       const sd = this.structureDefinitions.get(url);
@@ -236,6 +241,12 @@ function forMedplum(sd) {
     (e) => !nested.test(e.id ?? '') && !(e.contentReference && (e.id ?? '').includes(':')),
   );
   return copy;
+}
+
+function subsetted(resource) {
+  return (resource.meta?.tag ?? []).some(
+    (t) => t.system === 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue' && t.code === 'SUBSETTED',
+  );
 }
 
 function codesOf(value) {
