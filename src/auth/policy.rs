@@ -118,6 +118,13 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
     match segments.as_slice() {
         ["health", ..] | [".well-known", ..] | ["auth", ..] => Requirement::open(),
         ["fhir", "metadata"] => Requirement::open(),
+        // Conformance resources (profiles/): definitions, no patient data, open like metadata.
+        ["fhir", "StructureDefinition" | "ValueSet" | "CodeSystem" | "OperationDefinition"]
+        | ["fhir", "StructureDefinition" | "ValueSet" | "CodeSystem" | "OperationDefinition", _]
+            if method == "GET" || method == "HEAD" =>
+        {
+            Requirement::open()
+        }
         ["fhir", "Patient", "$summary"] | ["fhir", "Patient", _, "$summary"] => Requirement::on(
             "summary",
             Action::Read,
@@ -268,6 +275,11 @@ mod tests {
             "/auth/token",
             "/auth/jwks.json",
             "/fhir/metadata",
+            "/fhir/OperationDefinition/Patient-summary",
+            "/fhir/StructureDefinition",
+            "/fhir/StructureDefinition/acp-patient",
+            "/fhir/ValueSet/cpr-decision",
+            "/fhir/CodeSystem",
         ] {
             assert!(requirement("GET", path).open, "{path}");
         }
@@ -277,7 +289,7 @@ mod tests {
             "/fhir/Consent",
             "/fhir/Consent/x",
             "/fhir/unknown/a/b/c/d/e",
-            "/fhir/OperationDefinition/Patient-summary",
+            "/fhir/StructureDefinition/acp-patient/_history",
             "/api/v1/plans",
             "/api/v1/schema",
             "/api/v2/anything",

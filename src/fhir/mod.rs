@@ -6,6 +6,7 @@
 pub mod audit_event;
 pub mod care_plan;
 pub mod codes;
+pub mod conformance;
 pub mod consent;
 pub mod format;
 pub mod goal;

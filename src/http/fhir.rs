@@ -138,12 +138,9 @@ pub const CAPABILITIES: [TypeCapability; 7] = [
 /// The audit trail's interactions (`AuditEvent`, read with an audit scope).
 pub const AUDIT_INTERACTIONS: [&str; 2] = ["read", "search-type"];
 
-/// Conformance resources served read-only: (type, id).
+/// A conformance resource that is always served: (type, id). All of `profiles/` is served
+/// read-only, read and searched (`fhir_conformance`).
 pub const CONFORMANCE: [(&str, &str); 1] = [("OperationDefinition", "Patient-summary")];
-
-/// The `$summary` OperationDefinition, as published in `profiles/`.
-const SUMMARY_OPERATION_DEFINITION: &str =
-    include_str!("../../profiles/OperationDefinition-Patient-summary.json");
 
 /// The canonical URL of the `$summary` OperationDefinition.
 pub const SUMMARY_OPERATION: &str =
@@ -158,10 +155,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/metadata", web::get().to(metadata))
             .route("/Patient/$summary", web::get().to(summary_by_identifier))
             .route("/Patient/{id}/$summary", web::get().to(summary_by_id))
-            .route(
-                "/OperationDefinition/{id}",
-                web::get().to(operation_definition),
-            )
+            .configure(super::fhir_conformance::configure)
             .route("/AuditEvent", web::get().to(super::fhir_audit::search))
             .route("/AuditEvent/{id}", web::get().to(super::fhir_audit::read))
             .route(
@@ -493,10 +487,18 @@ fn summary_response(
 
 /// The CapabilityStatement, made from [`CAPABILITIES`].
 pub fn capability_statement(software_version: &str) -> CapabilityStatement {
+    let catalogue = crate::fhir::conformance::catalogue().ok();
     let resources: Vec<CapabilityStatementRestResource> = CAPABILITIES
         .iter()
         .map(|capability| CapabilityStatementRestResource {
             r#type: code(capability.resource_type),
+            // The acp-fhir profiles each served resource conforms to (profiles/).
+            supported_profile: catalogue
+                .map(|c| c.profiles_of(capability.resource_type))
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             interaction: capability
                 .interactions
                 .iter()
@@ -602,18 +604,7 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
                     .collect(),
                     ..Default::default()
                 }))
-                .chain(
-                    CONFORMANCE
-                        .iter()
-                        .map(|(kind, _)| CapabilityStatementRestResource {
-                            r#type: code(kind),
-                            interaction: vec![CapabilityStatementRestResourceInteraction {
-                                code: code("read"),
-                                ..Default::default()
-                            }],
-                            ..Default::default()
-                        }),
-                )
+                .chain(super::fhir_conformance::capability_resources())
                 .collect(),
             interaction: SYSTEM_INTERACTIONS
                 .iter()
@@ -627,30 +618,6 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
             ..Default::default()
         }],
         ..Default::default()
-    }
-}
-
-static OPERATION_DEFINITION: std::sync::OnceLock<Option<Resource>> = std::sync::OnceLock::new();
-
-/// `GET /fhir/OperationDefinition/Patient-summary`: the published definition of `$summary`.
-async fn operation_definition(
-    request: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse, FhirError> {
-    let rendering = rendering(&request)?;
-    let definition = OPERATION_DEFINITION.get_or_init(|| {
-        fhirbolt::json::from_str::<Resource>(SUMMARY_OPERATION_DEFINITION, None).ok()
-    });
-    match definition {
-        Some(resource) if id.as_str() == "Patient-summary" => {
-            respond(&request, rendering, resource, None)
-        }
-        Some(_) => Err(fail(rendering)(Error::NotFound(format!(
-            "OperationDefinition/{id} is not known"
-        )))),
-        None => Err(fail(rendering)(Error::Internal(
-            "the published OperationDefinition does not parse".into(),
-        ))),
     }
 }
 

@@ -8,6 +8,7 @@ mod body;
 pub mod fhir;
 mod fhir_audit;
 mod fhir_bundle;
+mod fhir_conformance;
 mod fhir_search;
 mod fhir_write;
 pub mod guard;

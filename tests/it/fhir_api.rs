@@ -290,24 +290,23 @@ async fn metadata_is_a_capability_statement_of_exactly_what_is_served() {
             operations.insert((kind.clone(), operation["name"].as_str().unwrap().to_owned()));
         }
     }
-    let expected: BTreeSet<(String, String)> = CAPABILITIES
-        .iter()
-        .flat_map(|c| {
-            c.interactions
-                .iter()
-                .map(|i| (c.resource_type.to_owned(), (*i).to_owned()))
-        })
-        .chain(
-            CONFORMANCE
-                .iter()
-                .map(|(kind, _)| ((*kind).to_owned(), "read".to_owned())),
-        )
-        .chain(
-            AUDIT_INTERACTIONS
-                .iter()
-                .map(|i| ("AuditEvent".to_owned(), (*i).to_owned())),
-        )
-        .collect();
+    let expected: BTreeSet<(String, String)> =
+        CAPABILITIES
+            .iter()
+            .flat_map(|c| {
+                c.interactions
+                    .iter()
+                    .map(|i| (c.resource_type.to_owned(), (*i).to_owned()))
+            })
+            .chain(acp_fhir::fhir::conformance::TYPES.iter().flat_map(|kind| {
+                ["read", "search-type"].map(|i| ((*kind).to_owned(), i.to_owned()))
+            }))
+            .chain(
+                AUDIT_INTERACTIONS
+                    .iter()
+                    .map(|i| ("AuditEvent".to_owned(), (*i).to_owned())),
+            )
+            .collect();
     assert_eq!(listed, expected);
     assert_eq!(
         rest[0]["security"]["service"][0]["coding"][0]["code"],

