@@ -44,7 +44,6 @@ pub fn unreadable(message: impl Into<String>) -> Error {
 fn config() -> Option<DeserializationConfig> {
     Some(DeserializationConfig {
         mode: DeserializationMode::Strict,
-        ..Default::default()
     })
 }
 
@@ -81,28 +80,81 @@ pub fn resource_from_value(value: &Value, base: &str) -> Result<Resource, Error>
             )],
         });
     }
-    fhirbolt::json::from_json_value::<Resource>(value.clone(), config()).map_err(|error| {
-        let message = error.to_string();
-        let expression = locate(value, &message, resource_type);
-        let root = if base.is_empty() {
-            resource_type.to_owned()
-        } else {
-            base.to_owned()
-        };
-        let expression = match expression {
-            Some(path) => format!("{root}{path}"),
-            None => root,
-        };
-        Error::FhirInvalid {
+    let parsed =
+        fhirbolt::json::from_json_value::<Resource>(value.clone(), config()).map_err(|error| {
+            let message = error.to_string();
+            let expression = locate(value, &message, resource_type);
+            let root = if base.is_empty() {
+                resource_type.to_owned()
+            } else {
+                base.to_owned()
+            };
+            let expression = match expression {
+                Some(path) => format!("{root}{path}"),
+                None => root,
+            };
+            Error::FhirInvalid {
+                unreadable: false,
+                issues: vec![issue(
+                    "structure",
+                    "Resource",
+                    expression,
+                    format!("not a valid R4 {resource_type}: {message}"),
+                )],
+            }
+        })?;
+    // fhirbolt reads a JSON string where R4 wants a boolean or a number ("true", "7"); R4 JSON
+    // does not allow that, so the types of what was sent are checked against what was read.
+    let root = if base.is_empty() {
+        resource_type.to_owned()
+    } else {
+        base.to_owned()
+    };
+    let read = fhirbolt::json::to_json_value(parsed.clone(), None)
+        .map_err(|e| Error::Internal(format!("re-encoding a parsed resource: {e}")))?;
+    let mut wrong = Vec::new();
+    wrong_types(value, &read, &root, &mut wrong);
+    if !wrong.is_empty() {
+        return Err(Error::FhirInvalid {
             unreadable: false,
-            issues: vec![issue(
-                "structure",
-                "Resource",
-                expression,
-                format!("not a valid R4 {resource_type}: {message}"),
-            )],
+            issues: wrong
+                .into_iter()
+                .map(|(path, expected)| {
+                    issue(
+                        "structure",
+                        "Resource",
+                        path,
+                        format!("wrong JSON type: R4 wants a {expected} here, not a string"),
+                    )
+                })
+                .collect(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Where `sent` has a string and `read` a boolean or number: (FHIRPath, wanted type).
+fn wrong_types(sent: &Value, read: &Value, path: &str, found: &mut Vec<(String, &'static str)>) {
+    match (sent, read) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, child) in a {
+                if key.starts_with('_') {
+                    continue;
+                }
+                if let Some(other) = b.get(key) {
+                    wrong_types(child, other, &format!("{path}.{key}"), found);
+                }
+            }
         }
-    })
+        (Value::Array(a), Value::Array(b)) => {
+            for (index, (x, y)) in a.iter().zip(b).enumerate() {
+                wrong_types(x, y, &format!("{path}[{index}]"), found);
+            }
+        }
+        (Value::String(_), Value::Bool(_)) => found.push((path.to_owned(), "boolean")),
+        (Value::String(_), Value::Number(_)) => found.push((path.to_owned(), "number")),
+        _ => {}
+    }
 }
 
 fn join(base: &str, element: &str) -> String {
@@ -258,6 +310,16 @@ mod tests {
         let (unreadable, found) = issues(parse_resource(body, Format::Json).unwrap_err());
         assert!(!unreadable);
         assert!(found[0].expression.starts_with("Goal"));
+    }
+
+    #[test]
+    fn a_string_where_a_boolean_belongs_is_unprocessable() {
+        let body = br#"{"resourceType": "Patient", "active": "true"}"#;
+        let (unreadable, found) = issues(parse_resource(body, Format::Json).unwrap_err());
+        assert!(!unreadable);
+        assert_eq!(found[0].expression, "Patient.active");
+        let body = br#"{"resourceType": "Patient", "active": true}"#;
+        assert!(parse_resource(body, Format::Json).is_ok());
     }
 
     #[test]

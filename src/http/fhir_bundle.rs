@@ -420,12 +420,7 @@ async fn transaction(
     };
     for (index, entry) in entries.iter().enumerate() {
         match entry.method.as_str() {
-            "PUT" if entry.if_match.is_none() => {
-                return Err(Error::PreconditionRequired).map_err(|e: Error| {
-                    let _ = index;
-                    e
-                })
-            }
+            "PUT" if entry.if_match.is_none() => return Err(Error::PreconditionRequired),
             "DELETE" => {
                 let id = entry.id.clone().unwrap_or_default();
                 let Some(plan) = plan else { continue };

@@ -209,7 +209,7 @@ pub(crate) fn written_response(
 }
 
 fn type_from_path(resource_type: &str) -> Result<&'static str, Error> {
-    writable_type(resource_type).ok_or_else(|| Error::MethodNotAllowed { allow: "GET" })
+    writable_type(resource_type).ok_or(Error::MethodNotAllowed { allow: "GET" })
 }
 
 fn body_resource(body: &FhirBody, resource_type: &str) -> Result<Resource, Error> {
@@ -557,7 +557,15 @@ pub async fn validate(
     let rendering = rendering(&request)?;
     let fail = fail(rendering);
     let resource_type = type_from_path(&path).map_err(&fail)?;
-    let parsed = parse_resource(&body.bytes, body.format).map_err(&fail)?;
+    let parsed = match parse_resource(&body.bytes, body.format) {
+        Ok(parsed) => parsed,
+        // A readable document that is not valid R4 is a validation result, not a failure.
+        Err(Error::FhirInvalid {
+            unreadable: false,
+            issues,
+        }) => return outcome_response(&issues, rendering),
+        Err(other) => return Err(fail(other)),
+    };
     let (resource, _mode) = validate_subject(parsed).map_err(&fail)?;
     if type_name(&resource) != resource_type {
         return Err(fail(Error::FhirInvalid {
@@ -578,12 +586,17 @@ pub async fn validate(
         .and_then(|p| p.require(resource_type, Permission::Read))
         .map_err(&fail)?;
     let context = access::write_context(&request).map_err(&fail)?;
-    let outcome = match check(&service, &context, resource).await {
-        Ok(warnings) => outcome_of(&warnings, "the resource is valid"),
-        Err(Error::FhirInvalid { issues, .. }) => outcome_of(&issues, ""),
-        Err(other) => return Err(fail(other)),
-    };
-    let bytes = render(&Resource::OperationOutcome(Box::new(outcome)), rendering).map_err(&fail)?;
+    match check(&service, &context, resource).await {
+        Ok(warnings) => outcome_response(&warnings, rendering),
+        Err(Error::FhirInvalid { issues, .. }) => outcome_response(&issues, rendering),
+        Err(other) => Err(fail(other)),
+    }
+}
+
+fn outcome_response(issues: &[FhirIssue], rendering: Rendering) -> Result<HttpResponse, FhirError> {
+    let outcome = outcome_of(issues, "the resource is valid");
+    let bytes = render(&Resource::OperationOutcome(Box::new(outcome)), rendering)
+        .map_err(fail(rendering))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, rendering.format.content_type()))
         .body(bytes))

@@ -5,6 +5,7 @@ mod api;
 mod backends;
 mod cli;
 mod compose;
+mod fhir_agreement;
 mod fhir_api;
 mod fhir_conformance;
 mod fhir_dump;
