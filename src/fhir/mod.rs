@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod parse;
 pub mod patient;
 pub mod practitioner;
+pub mod provenance;
 pub mod related_person;
 pub mod search;
 pub mod summary;

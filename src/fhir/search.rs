@@ -75,6 +75,14 @@ pub enum PatientHint {
     PatientId(String),
     /// `patient:identifier=…nhs-number|N`, `patient.identifier=…`, `identifier=` on Patient.
     NhsNumber(String),
+    /// A Provenance search by `target=Type/id` (or `entity=`, or its own `_id`): the plan that
+    /// holds that resource. Every resource of a plan refers only inside its plan.
+    Resource {
+        /// The resource type.
+        resource_type: String,
+        /// Its logical id.
+        id: String,
+    },
 }
 
 /// One parsed criterion (opaque to the HTTP layer).
@@ -310,18 +318,23 @@ impl SearchQuery {
                 Err(_) => return invalid("expected a whole number, 0 or more"),
             },
             "_sort" => {
-                let has_date = params::find(&self.resource_type, "date").is_some();
+                // `_lastUpdated`, or a date parameter of the type (`date`, `recorded`, …).
+                let dates: Vec<&str> = params::all(&self.resource_type)
+                    .into_iter()
+                    .filter(|p| p.shape == Shape::Date && p.name != "_lastUpdated")
+                    .map(|p| p.name)
+                    .collect();
                 let mut sort = Vec::new();
                 for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
                     let (descending, key) = match item.strip_prefix('-') {
                         Some(key) => (true, key),
                         None => (false, item),
                     };
-                    if !(key == "_lastUpdated" || (key == "date" && has_date)) {
+                    if !(key == "_lastUpdated" || dates.contains(&key)) {
                         return invalid(&format!(
                             "unknown sort key `{key}` for {}; sort by _lastUpdated{}",
                             self.resource_type,
-                            if has_date { " or date" } else { "" }
+                            dates.iter().map(|d| format!(" or {d}")).collect::<String>()
                         ));
                     }
                     sort.push(SortKey {

@@ -214,6 +214,11 @@ fn single_nhs_number(values: &[TokenValue]) -> Option<String> {
 
 /// The patient one criterion limits the search to, if it names exactly one.
 pub(crate) fn patient_hint(resource_type: &str, kind: &CriterionKind) -> Option<PatientHint> {
+    if resource_type == "Provenance" {
+        if let Some(hint) = provenance_hint(kind) {
+            return Some(hint);
+        }
+    }
     match kind {
         CriterionKind::Reference { param, values } => {
             let Shape::Reference(targets) = param.shape else {
@@ -342,5 +347,35 @@ pub(crate) fn tag_subsetted(resource: &mut Map<String, Value>) {
     });
     if !present {
         tags.push(json!({"system": SUBSETTED_SYSTEM, "code": "SUBSETTED"}));
+    }
+}
+
+/// A Provenance search is narrowed by the one resource it names: its `target` (or `entity`,
+/// `patient`) or its own `_id`.
+fn provenance_hint(kind: &CriterionKind) -> Option<PatientHint> {
+    match kind {
+        CriterionKind::Reference { values, .. } => match values.as_slice() {
+            [RefValue {
+                resource_type: Some(resource_type),
+                id,
+                ..
+            }] => Some(PatientHint::Resource {
+                resource_type: resource_type.clone(),
+                id: id.clone(),
+            }),
+            _ => None,
+        },
+        CriterionKind::Token {
+            param,
+            values,
+            negate: false,
+        } if param.name == "_id" => match values.as_slice() {
+            [TokenValue { code: Some(id), .. }] => Some(PatientHint::Resource {
+                resource_type: "Provenance".to_owned(),
+                id: id.clone(),
+            }),
+            _ => None,
+        },
+        _ => None,
     }
 }

@@ -487,6 +487,14 @@ fn value_syntaxes() {
         "patient=Patient/p1/_history/2",
         &consent("2025-11-04")
     ));
+    let v2 = RefValue::parse("Patient/p1/_history/2").unwrap();
+    assert_eq!(v2.version.as_deref(), Some("2"));
+    assert!(v2.matches(&RefValue::parse("Patient/p1/_history/2").unwrap()));
+    assert!(!v2.matches(&RefValue::parse("Patient/p1/_history/1").unwrap()));
+    assert!(v2.matches(&RefValue::parse("Patient/p1").unwrap()));
+    assert!(RefValue::parse("Patient/p1")
+        .unwrap()
+        .matches(&RefValue::parse("Patient/p1/_history/1").unwrap()));
     let year = parse_range("9999", true).unwrap();
     assert!(year.start < year.end);
     assert!(parse_range("0000", true).is_none());

@@ -139,6 +139,29 @@ static RELATED_PERSON: [ParamDef; 1] = [def("patient", Shape::Reference(PATIENT)
 
 static IDENTIFIER_ONLY: [ParamDef; 1] = [def("identifier", IDENT, &[&["identifier"]])];
 
+/// What a Provenance here may point at: the plan's resources.
+const PLAN_RESOURCES: &[&str] = &[
+    "CarePlan",
+    "Consent",
+    "Goal",
+    "Organization",
+    "Patient",
+    "Practitioner",
+    "RelatedPerson",
+];
+
+static PROVENANCE: [ParamDef; 5] = [
+    def("agent-type", CONCEPT, &[&["agent", "type"]]),
+    def(
+        "entity",
+        Shape::Reference(PLAN_RESOURCES),
+        &[&["entity", "what"]],
+    ),
+    def("patient", Shape::Reference(PATIENT), &[&["target"]]),
+    def("recorded", Shape::Date, &[&["recorded"]]),
+    def("target", Shape::Reference(PLAN_RESOURCES), &[&["target"]]),
+];
+
 /// The type's own parameters (without `_id` and `_lastUpdated`), or `None` for a type not served.
 fn own(resource_type: &str) -> Option<&'static [ParamDef]> {
     Some(match resource_type {
@@ -148,6 +171,7 @@ fn own(resource_type: &str) -> Option<&'static [ParamDef]> {
         "Patient" => &PATIENT_PARAMS,
         "RelatedPerson" => &RELATED_PERSON,
         "Practitioner" | "Organization" => &IDENTIFIER_ONLY,
+        "Provenance" => &PROVENANCE,
         _ => return None,
     })
 }
@@ -268,6 +292,7 @@ pub(crate) fn summary_elements(resource_type: &str) -> &'static [&'static str] {
             "birthDate",
         ],
         "Organization" => &["identifier", "active", "type", "name", "partOf"],
+        "Provenance" => &["target", "recorded", "agent"],
         _ => &[],
     }
 }
@@ -279,6 +304,7 @@ pub(crate) fn mandatory_elements(resource_type: &str) -> &'static [&'static str]
         "Consent" => &["status", "scope", "category"],
         "Goal" => &["lifecycleStatus", "description", "subject"],
         "RelatedPerson" => &["patient"],
+        "Provenance" => &["target", "recorded", "agent"],
         _ => &[],
     }
 }
@@ -312,6 +338,13 @@ pub(crate) fn include(searched: &str, value: &str, reverse: bool) -> Result<Incl
     };
     if !is_served(source) {
         return Err(format!("`{source}` is not a resource type served here"));
+    }
+    if !reverse && source == "Provenance" {
+        // Its targets are version-specific; an include would give the current versions.
+        return Err(
+            "`_include` from Provenance is not supported: read each versioned target (vread)"
+                .to_owned(),
+        );
     }
     let targets = match find(source, parameter).map(|p| p.shape) {
         Some(Shape::Reference(targets)) => targets,

@@ -313,6 +313,9 @@ fn sort_order_and_tie_break_by_id() {
     );
     assert_eq!(refused("CarePlan", "_sort=status").0, "_sort");
     assert_eq!(refused("Patient", "_sort=date").0, "_sort");
+    assert!(parse("Patient", &pairs("_sort=-birthdate"), false).is_ok());
+    assert!(parse("Provenance", &pairs("_sort=-recorded"), false).is_ok());
+    assert_eq!(refused("Provenance", "_sort=date").0, "_sort");
     assert_eq!(refused("Consent", "_sort=_id").0, "_sort");
     assert!(parse("Consent", &pairs("_sort=-date"), false).is_ok());
 }

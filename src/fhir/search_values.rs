@@ -393,6 +393,8 @@ pub(crate) struct RefValue {
     pub(crate) resource_type: Option<String>,
     /// The logical id.
     pub(crate) id: String,
+    /// The version, for a version-specific reference (`…/_history/n`).
+    pub(crate) version: Option<String>,
 }
 
 impl RefValue {
@@ -404,7 +406,9 @@ impl RefValue {
             return None;
         }
         let mut segments: Vec<&str> = input.split('/').collect();
+        let mut version = None;
         if segments.len() >= 4 && segments.get(segments.len() - 2) == Some(&"_history") {
+            version = segments.last().map(|v| (*v).to_owned());
             segments.truncate(segments.len() - 2);
         }
         let id = (*segments.last()?).to_owned();
@@ -423,13 +427,23 @@ impl RefValue {
                 Some(named.to_owned())
             }
         };
-        Some(Self { resource_type, id })
+        Some(Self {
+            resource_type,
+            id,
+            version,
+        })
     }
 
-    /// Whether the resource's reference `other` points where this value does.
+    /// Whether the resource's reference `other` points where this value does. A value without
+    /// a version matches every version of the resource; one with a version does not match a
+    /// version-specific reference to another version (a reference without one may be to any).
     pub(crate) fn matches(&self, other: &Self) -> bool {
         self.id == other.id
             && match (&self.resource_type, &other.resource_type) {
+                (Some(wanted), Some(found)) => wanted == found,
+                _ => true,
+            }
+            && match (&self.version, &other.version) {
                 (Some(wanted), Some(found)) => wanted == found,
                 _ => true,
             }

@@ -96,21 +96,21 @@ pub const CAPABILITIES: [TypeCapability; 7] = [
         &WITH_CREATE_UPDATE_DELETE,
         &[VALIDATE],
         &["CarePlan:goal", "CarePlan:subject", "CarePlan:patient"],
-        &[],
+        &[PROVENANCE_TARGET],
     ),
     capability(
         "Consent",
         &WITH_CREATE_UPDATE_DELETE,
         &[VALIDATE],
         &["Consent:patient", "Consent:actor"],
-        &[],
+        &[PROVENANCE_TARGET],
     ),
     capability(
         "Goal",
         &WITH_CREATE_UPDATE,
         &[VALIDATE],
         &["Goal:patient", "Goal:subject"],
-        &[],
+        &[PROVENANCE_TARGET],
     ),
     capability(
         "Patient",
@@ -122,6 +122,7 @@ pub const CAPABILITIES: [TypeCapability; 7] = [
             "Consent:patient",
             "Goal:patient",
             "RelatedPerson:patient",
+            PROVENANCE_TARGET,
         ],
     ),
     capability(
@@ -129,11 +130,18 @@ pub const CAPABILITIES: [TypeCapability; 7] = [
         &WITH_CREATE_UPDATE,
         &[VALIDATE],
         &["RelatedPerson:patient"],
-        &[],
+        &[PROVENANCE_TARGET],
     ),
-    capability("Practitioner", &WITH_CREATE, &[], &[], &[]),
-    capability("Organization", &WITH_CREATE, &[], &[], &[]),
+    capability("Practitioner", &WITH_CREATE, &[], &[], &[PROVENANCE_TARGET]),
+    capability("Organization", &WITH_CREATE, &[], &[], &[PROVENANCE_TARGET]),
 ];
+
+/// `_revinclude=Provenance:target`: who changed what was found, and when.
+const PROVENANCE_TARGET: &str = "Provenance:target";
+
+/// `Provenance`: one per plan version, derived from the history (read-only).
+pub const PROVENANCE_CAPABILITY: TypeCapability =
+    capability("Provenance", &INTERACTIONS, &[], &[], &[]);
 
 /// The audit trail's interactions (`AuditEvent`, read with an audit scope).
 pub const AUDIT_INTERACTIONS: [&str; 2] = ["read", "search-type"];
@@ -158,6 +166,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(super::fhir_conformance::configure)
             .route("/AuditEvent", web::get().to(super::fhir_audit::search))
             .route("/AuditEvent/{id}", web::get().to(super::fhir_audit::read))
+            .configure(super::fhir_provenance::configure)
             .route(
                 "/{type}/_search",
                 web::post().to(super::fhir_search::search_post),
@@ -490,6 +499,7 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
     let catalogue = crate::fhir::conformance::catalogue().ok();
     let resources: Vec<CapabilityStatementRestResource> = CAPABILITIES
         .iter()
+        .chain(std::iter::once(&PROVENANCE_CAPABILITY))
         .map(|capability| CapabilityStatementRestResource {
             r#type: code(capability.resource_type),
             // The acp-fhir profiles each served resource conforms to (profiles/).

@@ -20,9 +20,11 @@ use super::fhir::{base_url, fail, known_type, query_pairs, rendering};
 use crate::domain::{NhsNumber, PlanRecord};
 use crate::error::{Error, FhirError};
 use crate::fhir::format::{Format, Rendering};
+use crate::fhir::provenance::{parse_provenance_id, provenances, PROVENANCE};
 use crate::fhir::search::{parse, PatientHint, Resolver, SearchQuery, SummaryMode};
-use crate::fhir::{project, to_json};
+use crate::fhir::{project, to_json, RESOURCE_TYPES};
 use crate::service::PlanService;
+use fhirbolt::model::r4::Resource;
 
 const PAGE: u32 = 500;
 
@@ -33,16 +35,42 @@ struct PlanResources {
 
 impl Resolver for PlanResources {
     fn resolve(&self, reference: &str) -> Option<&Value> {
-        let key = reference
-            .rsplit('/')
-            .take(2)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("/");
-        self.by_reference.get(&key)
+        self.by_reference.get(unversioned(reference))
     }
+}
+
+/// `Type/id` of a reference (relative, absolute or version-specific).
+fn unversioned(reference: &str) -> &str {
+    let mut rest = reference;
+    if let Some((before, version)) = rest.rsplit_once("/_history/") {
+        if !version.is_empty() && !version.contains('/') {
+            rest = before;
+        }
+    }
+    let mut cut = rest.len();
+    for _ in 0..2 {
+        match rest[..cut].rfind('/') {
+            Some(slash) => cut = slash,
+            None => return rest,
+        }
+    }
+    &rest[cut + 1..]
+}
+
+/// Adds the plan's Provenance (one per version, from its history) to its resources.
+async fn add_provenance(
+    service: &PlanService,
+    plan: &mut PlanResources,
+    record: &PlanRecord,
+) -> Result<(), Error> {
+    let history = service.history(record.id).await?;
+    for provenance in provenances(&history) {
+        let value =
+            to_json(&Resource::Provenance(Box::new(provenance))).map_err(Error::Internal)?;
+        let key = format!("{PROVENANCE}/{}", value["id"].as_str().unwrap_or_default());
+        plan.by_reference.insert(key, value);
+    }
+    Ok(())
 }
 
 fn plan_resources(record: &PlanRecord) -> Result<PlanResources, Error> {
@@ -78,6 +106,28 @@ async fn candidates(service: &PlanService, query: &SearchQuery) -> Result<Vec<Pl
             Some(plan) => Ok(vec![service.get(plan).await?]),
             None => Ok(Vec::new()),
         },
+        Some(PatientHint::Resource { resource_type, id }) => {
+            let plan = if resource_type == PROVENANCE {
+                parse_provenance_id(&id).map(|(plan, _)| plan)
+            } else if RESOURCE_TYPES.contains(&resource_type.as_str()) {
+                service.locate(&resource_type, &id).await?
+            } else {
+                None
+            };
+            match plan {
+                Some(plan) => match service.get(plan).await {
+                    Ok(record) => Ok(vec![record]),
+                    Err(Error::NotFound(_)) => Ok(Vec::new()),
+                    Err(other) => Err(other),
+                },
+                None => Ok(Vec::new()),
+            }
+        }
+        None if query.resource_type == PROVENANCE => Err(Error::bad_field(
+            "target",
+            "a Provenance search names what it is about: target=Type/id (or entity=, \
+             patient=Patient/id, patient:identifier=, _id=)",
+        )),
         None => {
             let mut all = Vec::new();
             let mut after = None;
@@ -107,10 +157,16 @@ async fn run(
     query: &SearchQuery,
 ) -> Result<Found, Error> {
     let (records, withheld) = access::shareable(request, candidates(service, query).await?);
-    let plans: Vec<PlanResources> = records
+    let mut plans: Vec<PlanResources> = records
         .iter()
         .map(plan_resources)
         .collect::<Result<_, _>>()?;
+    let provenance_search = query.resource_type == PROVENANCE;
+    if provenance_search {
+        for (plan, record) in plans.iter_mut().zip(&records) {
+            add_provenance(service, plan, record).await?;
+        }
+    }
     let prefix = format!("{}/", query.resource_type);
     let mut matches = Vec::new();
     for (index, plan) in plans.iter().enumerate() {
@@ -121,6 +177,21 @@ async fn run(
         }
     }
     matches.sort_by(|(_, a), (_, b)| query.compare(a, b));
+    // `_revinclude=Provenance:…`: the histories of the plans on this page only.
+    let provenance_revinclude = query.revinclude.iter().any(|i| i.source_type == PROVENANCE);
+    if provenance_revinclude && !provenance_search && query.summary != SummaryMode::Count {
+        let on_page: BTreeSet<usize> = matches
+            .iter()
+            .skip(query.offset)
+            .take(query.count)
+            .map(|(index, _)| *index)
+            .collect();
+        for index in on_page {
+            if let (Some(plan), Some(record)) = (plans.get_mut(index), records.get(index)) {
+                add_provenance(service, plan, record).await?;
+            }
+        }
+    }
     let shown: BTreeSet<usize> = matches.iter().map(|(index, _)| *index).collect();
     for index in shown {
         access::note_shown(request, &records[index]);
@@ -229,7 +300,7 @@ fn bundle(base: &str, query: &SearchQuery, found: Found) -> Value {
                     let points_here =
                         SearchQuery::references(&include.source_type, &include.parameter, other)
                             .iter()
-                            .any(|r| r == &me || r.ends_with(&format!("/{me}")));
+                            .any(|r| unversioned(r) == me);
                     if points_here {
                         seen.insert(key.clone());
                         included.push(other.clone());
@@ -326,7 +397,9 @@ async fn search(
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, FhirError> {
     let rendering = rendering(request)?;
-    known_type(resource_type).map_err(fail(rendering))?;
+    if resource_type != PROVENANCE {
+        known_type(resource_type).map_err(fail(rendering))?;
+    }
     let query = parse(resource_type, &params, lenient(request)).map_err(fail(rendering))?;
     let found = run(service, request, &query)
         .await

@@ -9,6 +9,7 @@ pub mod fhir;
 mod fhir_audit;
 mod fhir_bundle;
 mod fhir_conformance;
+mod fhir_provenance;
 mod fhir_search;
 mod fhir_write;
 pub mod guard;

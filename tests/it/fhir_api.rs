@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use acp_fhir::domain::ImportRecord;
 use acp_fhir::fhir::project;
 use acp_fhir::fhir::summary::SECTIONS;
-use acp_fhir::http::fhir::{AUDIT_INTERACTIONS, CAPABILITIES, CONFORMANCE};
+use acp_fhir::http::fhir::{AUDIT_INTERACTIONS, CAPABILITIES, CONFORMANCE, PROVENANCE_CAPABILITY};
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::Response;
@@ -293,6 +293,7 @@ async fn metadata_is_a_capability_statement_of_exactly_what_is_served() {
     let expected: BTreeSet<(String, String)> =
         CAPABILITIES
             .iter()
+            .chain(std::iter::once(&PROVENANCE_CAPABILITY))
             .flat_map(|c| {
                 c.interactions
                     .iter()

@@ -317,7 +317,7 @@ async fn every_projected_meta_profile_resolves_to_a_served_structure_definition(
     }
     // And what this server answers for a plan made here.
     let nhs_number = test_nhs_numbers().next().unwrap();
-    app.create_plan(&minimal_plan(&nhs_number)).await;
+    let (plan, _) = app.create_plan(&minimal_plan(&nhs_number)).await;
     let summary = app
         .get(&format!(
             "/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs_number}"
@@ -327,8 +327,11 @@ async fn every_projected_meta_profile_resolves_to_a_served_structure_definition(
     claimed_profiles(&json(summary, 200).await, &mut answered);
     assert!(answered.len() >= 6, "{answered:?}");
     claimed.extend(answered);
+    // And the Provenance of that plan's first version.
+    let provenance = app.get(&format!("/fhir/Provenance/{plan}-v1")).await;
+    claimed_profiles(&json(provenance, 200).await, &mut claimed);
 
-    assert_eq!(claimed.len(), 11, "{claimed:?}");
+    assert_eq!(claimed.len(), 12, "{claimed:?}");
     for url in &claimed {
         let bundle = json(
             open_get(&app, &format!("/fhir/StructureDefinition?url={url}")).await,

@@ -62,6 +62,36 @@ async fn every_fhir_response_for_the_fixtures_is_served_and_dumped_for_validatio
             format!("{stem}.search.goal"),
             format!("/fhir/Goal?patient:identifier={encoded}&_summary=true"),
         ));
+        // Provenance: of version 1 (the import), found by target, and revincluded.
+        let plan = record.id;
+        requests.push((
+            format!("{stem}.provenance.v1"),
+            format!("/fhir/Provenance/{plan}-v1"),
+        ));
+        requests.push((
+            format!("{stem}.search.provenance"),
+            format!("/fhir/Provenance?target=CarePlan/{plan}"),
+        ));
+        requests.push((
+            format!("{stem}.search.careplan-provenance"),
+            format!("/fhir/CarePlan?_id={plan}&_revinclude=Provenance:target"),
+        ));
+        if stem == "01-dnacpr-active" {
+            // A second version, so that a Provenance has revisions.
+            let mut content = record.plan.clone();
+            content.what_matters_most = Some("Staying at home, with the garden in view".into());
+            let next = record
+                .revise(content, test_now(), "fixture update")
+                .unwrap();
+            app.store
+                .update(1, &next, &project(&next).keys())
+                .await
+                .unwrap();
+            requests.push((
+                format!("{stem}.provenance.v2"),
+                format!("/fhir/Provenance/{plan}-v2"),
+            ));
+        }
         if record.status.is_current() {
             requests.push((
                 format!("{stem}.summary"),

@@ -10,6 +10,7 @@ mod fhir_api;
 mod fhir_conformance;
 mod fhir_dump;
 mod fhir_golden;
+mod fhir_provenance;
 mod fhir_search;
 mod fhir_write;
 mod fixtures;
