@@ -7,6 +7,7 @@
 
 use fhirbolt::model::r4::Resource;
 
+use super::codes;
 use super::inverse::{self, FhirIssue, InversePlan, Severity};
 use super::{type_and_id, Projection};
 use crate::domain::FieldError;
@@ -120,7 +121,10 @@ pub fn overlay(
         organizations: Vec::new(),
     });
     let mut issues = Vec::new();
-    for resource in incoming {
+    for mut resource in incoming {
+        if let Some(patient) = &patient {
+            name_the_patient(&mut resource, patient);
+        }
         let id = id_of(&resource);
         let id = id.as_deref();
         match resource {
@@ -173,6 +177,80 @@ pub fn overlay(
     } else {
         Err(issues)
     }
+}
+
+/// A plan part sent with its patient named by NHS number (a logical reference with the NHS
+/// number identifier, or the conditional reference `Patient?identifier=…|N`) is about the
+/// plan's Patient when the number is the plan's: the reference becomes `Patient/{id}`, as the
+/// projection writes it. Any other number is left as sent, for the checks to refuse (H3).
+fn name_the_patient(resource: &mut Resource, patient: &fhirbolt::model::r4::resources::Patient) {
+    let (Some(id), Some(number)) = (
+        id_value(&patient.id),
+        patient
+            .identifier
+            .iter()
+            .find(|i| i.system.as_ref().and_then(|s| s.value.as_deref()) == Some(codes::NHS_NUMBER))
+            .and_then(|i| i.value.as_ref().and_then(|v| v.value.clone())),
+    ) else {
+        return;
+    };
+    let reference = match resource {
+        Resource::Consent(r) => r.patient.as_deref_mut(),
+        Resource::Goal(r) => Some(&mut *r.subject),
+        Resource::RelatedPerson(r) => Some(&mut *r.patient),
+        Resource::CarePlan(r) => Some(&mut *r.subject),
+        _ => None,
+    };
+    let Some(reference) = reference else {
+        return;
+    };
+    let literal = reference
+        .reference
+        .as_ref()
+        .and_then(|r| r.value.as_deref());
+    let names_this_person = match literal {
+        Some(text) => conditional_patient_criteria(text)
+            .and_then(|criteria| conditional_nhs_number(criteria).ok())
+            .is_some_and(|sent| sent == number),
+        None => reference.identifier.as_ref().is_some_and(|i| {
+            i.system.as_ref().and_then(|s| s.value.as_deref()) == Some(codes::NHS_NUMBER)
+                && i.value.as_ref().and_then(|v| v.value.as_deref()) == Some(number.as_str())
+        }),
+    };
+    if names_this_person {
+        reference.reference = Some(format!("Patient/{id}").into());
+        reference.identifier = None;
+    }
+}
+
+/// The criteria of a conditional reference to a Patient (`Patient?…`, relative or under a
+/// base), if `reference` is one.
+pub fn conditional_patient_criteria(reference: &str) -> Option<&str> {
+    let (before, criteria) = reference.split_once('?')?;
+    (before == "Patient" || before.ends_with("/Patient")).then_some(criteria)
+}
+
+/// The NHS number (as sent) that conditional criteria name. Only
+/// `identifier=https://fhir.nhs.uk/Id/nhs-number|N` is taken: a person is never found by
+/// anything less (H3); anything else is the message saying so.
+pub fn conditional_nhs_number(criteria: &str) -> Result<String, String> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(criteria.as_bytes())
+        .into_owned()
+        .collect();
+    let named = match pairs.as_slice() {
+        [(name, value)] if name == "identifier" => value
+            .split_once('|')
+            .filter(|(system, _)| *system == codes::NHS_NUMBER)
+            .map(|(_, number)| number.to_owned()),
+        _ => None,
+    };
+    named.ok_or_else(|| {
+        format!(
+            "a conditional reference names the patient by NHS number only: \
+             Patient?identifier={}|NNNNNNNNNN",
+            codes::NHS_NUMBER
+        )
+    })
 }
 
 /// Reads the plan back from the overlaid resources.

@@ -23,7 +23,10 @@ use crate::fhir::format::{render, Rendering};
 use crate::fhir::inverse::FhirIssue;
 use crate::fhir::outcome::outcome_of;
 use crate::fhir::parse::parse_resource;
-use crate::fhir::write::{error_issue, id_of, set_id, type_name, writable_type};
+use crate::fhir::write::{
+    conditional_nhs_number, conditional_patient_criteria, error_issue, id_of, set_id, type_name,
+    writable_type,
+};
 use crate::fhir::{codes, project};
 use crate::service::{PlanService, WriteContext};
 use crate::writes::{PlanChange, Written};
@@ -122,6 +125,21 @@ pub(crate) async fn plan_of_patient(
         .as_ref()
         .and_then(|r| r.value.as_deref())
     {
+        if let Some(criteria) = conditional_patient_criteria(text) {
+            let number = conditional_nhs_number(criteria).and_then(|sent| {
+                NhsNumber::parse(&sent).map_err(|e| format!("the NHS number is not valid ({e})"))
+            });
+            let number = number.map_err(|message| {
+                refused(vec![error_issue(
+                    "not-supported",
+                    resource_type,
+                    None,
+                    format!("{element}.reference"),
+                    message,
+                )])
+            })?;
+            return plan_of_person(service, &number, resource_type, element).await;
+        }
         let id = text
             .rsplit_once("Patient/")
             .map(|(_, id)| id)
@@ -158,12 +176,32 @@ pub(crate) async fn plan_of_patient(
                     e.to_string(),
                 )])
             })?;
-            return Ok(service.find_current(&number).await?.id);
+            return plan_of_person(service, &number, resource_type, element).await;
         }
     }
     Err(missing(
         "reference the patient as Patient/id or by NHS number identifier",
     ))
+}
+
+/// The plan of record of the person with `number`; none is an issue at `element`.
+async fn plan_of_person(
+    service: &PlanService,
+    number: &NhsNumber,
+    resource_type: &'static str,
+    element: &str,
+) -> Result<PlanId, Error> {
+    match service.find_current(number).await {
+        Ok(record) => Ok(record.id),
+        Err(Error::NotFound(_)) => Err(refused(vec![error_issue(
+            "not-found",
+            resource_type,
+            None,
+            element,
+            "no plan of record for this NHS number: a new plan is a transaction Bundle",
+        )])),
+        Err(other) => Err(other),
+    }
 }
 
 /// Location, ETag, Last-Modified and the body `Prefer` asks for.

@@ -782,3 +782,142 @@ async fn writes_need_their_scope() {
     assert_eq!(status, 403, "{}", response.text().await.unwrap());
     assert_eq!(plan_version(&app, &record.id.to_string()).await, 1);
 }
+
+/// An EHR knows the person's NHS number, not our Patient id: the patient may be named by a
+/// conditional reference or an NHS number identifier, and only that way (H3).
+#[tokio::test]
+async fn a_plan_part_may_name_its_patient_by_nhs_number() {
+    let app = spawn_app().await;
+    let record = import_fixture(&app, "01-dnacpr-active").await;
+    let patient = project(&record).patient.id.unwrap().value.unwrap();
+    let nhs = record.plan.person.nhs_number.to_string();
+    let conditional = format!("Patient?identifier={NHS_SYSTEM}|{nhs}");
+
+    // A conditional reference (as a transaction would carry it, here on a plain create).
+    let mut consent = new_dnacpr(&patient);
+    consent["patient"] = json!({ "reference": conditional });
+    let created = json_of(
+        send(
+            &app,
+            reqwest::Method::POST,
+            "/fhir/Consent",
+            Some(&consent),
+            &[],
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        created["patient"]["reference"],
+        format!("Patient/{patient}")
+    );
+    assert_eq!(plan_version(&app, &record.id.to_string()).await, 2);
+
+    // A logical reference by identifier.
+    let mut consent = new_dnacpr(&patient);
+    consent["patient"] = json!({ "identifier": { "system": NHS_SYSTEM, "value": nhs } });
+    let created = json_of(
+        send(
+            &app,
+            reqwest::Method::POST,
+            "/fhir/Consent",
+            Some(&consent),
+            &[],
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        created["patient"]["reference"],
+        format!("Patient/{patient}")
+    );
+    assert_eq!(plan_version(&app, &record.id.to_string()).await, 3);
+
+    // In a transaction.
+    let mut consent = new_dnacpr(&patient);
+    consent["patient"] = json!({ "reference": format!("Patient?identifier={NHS_SYSTEM}%7C{nhs}") });
+    let bundle = json!({ "resourceType": "Bundle", "type": "transaction", "entry": [
+        { "fullUrl": "urn:uuid:6a1c2f4e-8f0b-4c3e-9d7a-2b5e1f0c9a11", "resource": consent,
+          "request": { "method": "POST", "url": "Consent" } }
+    ]});
+    let response = json_of(
+        send(&app, reqwest::Method::POST, "/fhir", Some(&bundle), &[]).await,
+        200,
+    )
+    .await;
+    assert_eq!(response["entry"][0]["response"]["status"], "201 Created");
+    assert_eq!(plan_version(&app, &record.id.to_string()).await, 4);
+
+    // Anything less than a valid NHS number is refused, and nothing is stored.
+    let refusals = [
+        (
+            json!({ "reference": format!("Patient?family={}", record.plan.person.family_name) }),
+            "not-supported",
+            "Consent.patient.reference",
+        ),
+        (
+            json!({ "reference": format!("Patient?identifier={NHS_SYSTEM}|9990000019") }),
+            "not-supported",
+            "Consent.patient.reference",
+        ),
+        (
+            json!({ "reference": format!("Patient?identifier={NHS_SYSTEM}|9990000026") }),
+            "not-found",
+            "Consent.patient",
+        ),
+        (
+            json!({ "reference": format!("Patient?identifier={nhs}") }),
+            "not-supported",
+            "Consent.patient.reference",
+        ),
+    ];
+    for (reference, code, expression) in refusals {
+        let mut consent = new_dnacpr(&patient);
+        consent["patient"] = reference;
+        expect_issue(
+            send(
+                &app,
+                reqwest::Method::POST,
+                "/fhir/Consent",
+                Some(&consent),
+                &[],
+            )
+            .await,
+            422,
+            code,
+            expression,
+        )
+        .await;
+    }
+    assert_eq!(plan_version(&app, &record.id.to_string()).await, 4);
+}
+
+#[tokio::test]
+async fn an_update_cannot_move_a_plan_part_to_another_person_by_nhs_number() {
+    let app = spawn_app().await;
+    let first = import_fixture(&app, "01-dnacpr-active").await;
+    let other = import_fixture(&app, "04-for-cpr").await;
+    let golden = golden("01-dnacpr-active");
+    let mut consent = of_type(&golden, "Consent")
+        .into_iter()
+        .find(|c| c["scope"]["coding"][0]["code"] == "treatment")
+        .unwrap()
+        .clone();
+    let id = consent["id"].as_str().unwrap().to_owned();
+    consent["patient"] = json!({
+        "reference": format!("Patient?identifier={NHS_SYSTEM}|{}", other.plan.person.nhs_number)
+    });
+    let response = send(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/fhir/Consent/{id}"),
+        Some(&consent),
+        &[("If-Match", "W/\"1\"")],
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 422);
+    assert_eq!(plan_version(&app, &first.id.to_string()).await, 1);
+    assert_eq!(plan_version(&app, &other.id.to_string()).await, 1);
+}
