@@ -153,21 +153,8 @@ fn plan_id(raw: &str) -> Result<PlanId, Error> {
 
 /// The version named by `If-Match` (`"3"`, or `W/"3"` as FHIR clients send it).
 fn if_match(request: &HttpRequest) -> Result<Option<u32>, Error> {
-    let Some(value) = request.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let bare = text.strip_prefix("W/").unwrap_or(text);
-    bare.strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse::<u32>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            Error::bad_field(
-                "If-Match",
-                "must be the ETag of the version you read, e.g. \"3\" (not *)",
-            )
-        })
+    let value = request.headers().get(header::IF_MATCH);
+    super::fhir_write::if_match(value.map(|v| v.to_str().unwrap_or("?")))
 }
 
 async fn create_plan(

@@ -60,9 +60,9 @@ pub fn prefer(request: &HttpRequest) -> Return {
     Return::Representation
 }
 
-/// The version an `If-Match` names (`W/"3"` or `"3"`).
+/// The version an `If-Match` names (`W/"3"` or `"3"`), for FHIR and the internal API alike.
 pub fn if_match(value: Option<&str>) -> Result<Option<u32>, Error> {
-    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+    let Some(text) = value.map(str::trim) else {
         return Ok(None);
     };
     let bare = text.strip_prefix("W/").unwrap_or(text);
@@ -73,7 +73,7 @@ pub fn if_match(value: Option<&str>) -> Result<Option<u32>, Error> {
         .ok_or_else(|| {
             Error::bad_field(
                 "If-Match",
-                "must be the ETag of the version you read, e.g. W/\"3\"",
+                "must be the ETag of the version you read, e.g. W/\"3\" or \"3\" (not *)",
             )
         })
 }
