@@ -163,6 +163,7 @@ pub fn audit_event(record: &AuditRecord, service_base: &str) -> AuditEvent {
         id: Some(record.id.to_string().into()),
         meta: Some(Box::new(Meta {
             last_updated: Some(instant(&record.recorded).into()),
+            profile: vec![super::codes::profile::AUDIT_EVENT.into()],
             ..Default::default()
         })),
         text: Some(narrative(
@@ -247,6 +248,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(json["type"]["code"], "rest");
+        assert_eq!(
+            json["meta"]["profile"][0],
+            super::super::codes::profile::AUDIT_EVENT
+        );
         assert_eq!(json["subtype"][0]["code"], "operation");
         assert_eq!(json["action"], "R");
         assert_eq!(json["outcome"], "0");

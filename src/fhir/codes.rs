@@ -61,6 +61,9 @@ pub mod profile {
     /// Summary Bundle.
     pub const SUMMARY_BUNDLE: &str =
         "https://acp-fhir.example.org/fhir/StructureDefinition/acp-summary-bundle";
+    /// The audit record of a request.
+    pub const AUDIT_EVENT: &str =
+        "https://acp-fhir.example.org/fhir/StructureDefinition/acp-audit-event";
     /// The Provenance of a plan change.
     pub const PROVENANCE: &str =
         "https://acp-fhir.example.org/fhir/StructureDefinition/acp-provenance";

@@ -592,6 +592,7 @@ pub fn capability_statement(software_version: &str) -> CapabilityStatement {
                 .into_iter()
                 .chain(std::iter::once(CapabilityStatementRestResource {
                     r#type: code("AuditEvent"),
+                    supported_profile: vec![codes::profile::AUDIT_EVENT.into()],
                     interaction: AUDIT_INTERACTIONS
                         .iter()
                         .map(|i| CapabilityStatementRestResourceInteraction {
