@@ -261,6 +261,48 @@ async fn locate(service: &PlanService, resource_type: &str, id: &str) -> Result<
         .ok_or_else(|| Error::NotFound(format!("{resource_type}/{id} is not known")))
 }
 
+/// The current version of `resource_type`/`id`, as the request's client may see it, with the
+/// plan version it is part of.
+pub(crate) async fn read_resource(
+    service: &PlanService,
+    request: &HttpRequest,
+    resource_type: &str,
+    id: &str,
+) -> Result<(Resource, PlanRecord), Error> {
+    let plan = locate(service, resource_type, id).await?;
+    let record = service.get(plan).await?;
+    access::disclose(request, &record)?;
+    let resource = project(&record).find(resource_type, id).ok_or_else(|| {
+        Error::Gone(format!(
+            "{resource_type}/{id} is no longer part of the plan (its history remains)"
+        ))
+    })?;
+    Ok((resource, record))
+}
+
+/// Version `version` of `resource_type`/`id`, as the request's client may see it.
+pub(crate) async fn vread_resource(
+    service: &PlanService,
+    request: &HttpRequest,
+    resource_type: &str,
+    id: &str,
+    version: &str,
+) -> Result<(Resource, PlanRecord), Error> {
+    let missing = || Error::NotFound(format!("{resource_type}/{id} has no version {version}"));
+    let plan = locate(service, resource_type, id).await?;
+    let current = service.get(plan).await?;
+    access::disclose(request, &current)?;
+    let number = version.parse::<u32>().map_err(|_| missing())?;
+    let record = service
+        .get_version(plan, number)
+        .await
+        .map_err(|_| missing())?;
+    let resource = project(&record)
+        .find(resource_type, id)
+        .ok_or_else(missing)?;
+    Ok((resource, record))
+}
+
 async fn read(
     service: web::Data<PlanService>,
     request: HttpRequest,
@@ -268,18 +310,8 @@ async fn read(
 ) -> Result<HttpResponse, FhirError> {
     let rendering = rendering(&request)?;
     let (resource_type, id) = path.into_inner();
-    let plan = locate(&service, &resource_type, &id)
+    let (resource, record) = read_resource(&service, &request, &resource_type, &id)
         .await
-        .map_err(fail(rendering))?;
-    let record = service.get(plan).await.map_err(fail(rendering))?;
-    access::disclose(&request, &record).map_err(fail(rendering))?;
-    let resource = project(&record)
-        .find(&resource_type, &id)
-        .ok_or_else(|| {
-            Error::Gone(format!(
-                "{resource_type}/{id} is no longer part of the plan (its history remains)"
-            ))
-        })
         .map_err(fail(rendering))?;
     respond(
         &request,
@@ -296,22 +328,9 @@ async fn vread(
 ) -> Result<HttpResponse, FhirError> {
     let rendering = rendering(&request)?;
     let (resource_type, id, version) = path.into_inner();
-    let missing = || Error::NotFound(format!("{resource_type}/{id} has no version {version}"));
-    let plan = locate(&service, &resource_type, &id)
+    let (resource, record) = vread_resource(&service, &request, &resource_type, &id, &version)
         .await
         .map_err(fail(rendering))?;
-    let current = service.get(plan).await.map_err(fail(rendering))?;
-    access::disclose(&request, &current).map_err(fail(rendering))?;
-    let number = version
-        .parse::<u32>()
-        .map_err(|_| fail(rendering)(missing()))?;
-    let record = service
-        .get_version(plan, number)
-        .await
-        .map_err(|_| fail(rendering)(missing()))?;
-    let resource = project(&record)
-        .find(&resource_type, &id)
-        .ok_or_else(|| fail(rendering)(missing()))?;
     respond(
         &request,
         rendering,

@@ -625,6 +625,101 @@ async fn batch_entry(
     }
 }
 
+/// The batch-response entry of an entry that failed: its status and OperationOutcome, with
+/// FHIRPaths pointing into the request Bundle.
+fn error_entry(error: Error, index: usize) -> Result<Value, Error> {
+    let error = match error {
+        Error::FhirInvalid { unreadable, issues } => Error::FhirInvalid {
+            unreadable,
+            issues: issues
+                .into_iter()
+                .map(|mut issue| {
+                    let rest = issue
+                        .expression
+                        .strip_prefix("Bundle.entry[0]")
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            issue
+                                .expression
+                                .strip_prefix(issue.resource_type)
+                                .map(|r| format!(".resource{r}"))
+                        });
+                    if let Some(rest) = rest {
+                        issue.expression = format!("Bundle.entry[{index}]{rest}");
+                    }
+                    issue
+                })
+                .collect(),
+        },
+        other => other,
+    };
+    let status = actix_web::ResponseError::status_code(&error);
+    let outcome = Resource::OperationOutcome(Box::new(operation_outcome(&error)));
+    Ok(json!({
+        "response": {
+            "status": status_line(status),
+            "outcome": to_json(&outcome).map_err(Error::Internal)?,
+        }
+    }))
+}
+
+/// A batch's GET entry: a read (`Type/id`), a vread (`Type/id/_history/n`) or a search
+/// (`Type?…`) of the plan resources, each under the client's read or search scope and the
+/// plan's consent to share, as the single interactions are.
+async fn batch_get(
+    service: &PlanService,
+    request: &HttpRequest,
+    url: &str,
+) -> Result<Value, Error> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let principal = access::principal(request)?;
+    let entry_of =
+        |resource: &Resource, record: &crate::domain::PlanRecord| -> Result<Value, Error> {
+            Ok(json!({
+                "resource": to_json(resource).map_err(Error::Internal)?,
+                "response": {
+                    "status": status_line(StatusCode::OK),
+                    "etag": format!("W/\"{}\"", record.version),
+                    "lastModified": crate::fhir::support::instant(&record.last_updated),
+                }
+            }))
+        };
+    match parts.as_slice() {
+        [resource_type] if !resource_type.is_empty() => {
+            principal.require(resource_type, Permission::Search)?;
+            let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            let bundle =
+                super::fhir_search::searchset(service, request, resource_type, params).await?;
+            Ok(json!({
+                "resource": bundle,
+                "response": { "status": status_line(StatusCode::OK) }
+            }))
+        }
+        [resource_type, id] if query.is_empty() => {
+            principal.require(resource_type, Permission::Read)?;
+            let (resource, record) =
+                super::fhir::read_resource(service, request, resource_type, id).await?;
+            entry_of(&resource, &record)
+        }
+        [resource_type, id, "_history", version] if query.is_empty() => {
+            principal.require(resource_type, Permission::Read)?;
+            let (resource, record) =
+                super::fhir::vread_resource(service, request, resource_type, id, version).await?;
+            entry_of(&resource, &record)
+        }
+        _ => Err(Error::bad_field(
+            "request.url",
+            format!(
+                "`{url}`: a batch GET reads (Type/id, Type/id/_history/n) or searches (Type?…) \
+                 the plan resources"
+            ),
+        )),
+    }
+}
+
 async fn batch(service: &PlanService, request: &HttpRequest, value: Value) -> Result<Value, Error> {
     let raw = value["entry"].as_array().cloned().unwrap_or_default();
     let mut context = access::write_context(request)?;
@@ -634,6 +729,15 @@ async fn batch(service: &PlanService, request: &HttpRequest, value: Value) -> Re
     let representation = prefer(request) != Return::Minimal;
     let mut out = Vec::new();
     for (index, item) in raw.into_iter().enumerate() {
+        if item["request"]["method"] == "GET" {
+            let url = item["request"]["url"].as_str().unwrap_or_default();
+            let response = match batch_get(service, request, url).await {
+                Ok(entry) => entry,
+                Err(error) => error_entry(error, index)?,
+            };
+            out.push(response);
+            continue;
+        }
         let single = json!({ "resourceType": "Bundle", "type": "batch", "entry": [item] });
         let result = match read_entries(&single) {
             Ok(mut entries) if entries.len() == 1 => {
@@ -670,41 +774,7 @@ async fn batch(service: &PlanService, request: &HttpRequest, value: Value) -> Re
                 }
                 entry
             }
-            Err(error) => {
-                let error = match error {
-                    Error::FhirInvalid { unreadable, issues } => Error::FhirInvalid {
-                        unreadable,
-                        issues: issues
-                            .into_iter()
-                            .map(|mut issue| {
-                                let rest = issue
-                                    .expression
-                                    .strip_prefix("Bundle.entry[0]")
-                                    .map(str::to_owned)
-                                    .or_else(|| {
-                                        issue
-                                            .expression
-                                            .strip_prefix(issue.resource_type)
-                                            .map(|r| format!(".resource{r}"))
-                                    });
-                                if let Some(rest) = rest {
-                                    issue.expression = format!("Bundle.entry[{index}]{rest}");
-                                }
-                                issue
-                            })
-                            .collect(),
-                    },
-                    other => other,
-                };
-                let status = actix_web::ResponseError::status_code(&error);
-                let outcome = Resource::OperationOutcome(Box::new(operation_outcome(&error)));
-                json!({
-                    "response": {
-                        "status": status_line(status),
-                        "outcome": to_json(&outcome).map_err(Error::Internal)?,
-                    }
-                })
-            }
+            Err(error) => error_entry(error, index)?,
         };
         out.push(response);
     }

@@ -390,6 +390,32 @@ fn xml(bundle: &Value) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// The `searchset` Bundle (JSON) of a search of `resource_type` with `params`, as the request's
+/// client may see it (also for a batch's GET entries).
+pub(crate) async fn searchset(
+    service: &PlanService,
+    request: &HttpRequest,
+    resource_type: &str,
+    params: Vec<(String, String)>,
+) -> Result<Value, Error> {
+    if resource_type != PROVENANCE {
+        known_type(resource_type)?;
+    }
+    let query = parse(resource_type, &params, lenient(request))?;
+    let found = run(service, request, &query).await?;
+    let bundle = bundle(&base_url(request), &query, found);
+    // Everything returned must be readable: `_include` and `_revinclude` can bring in types
+    // the search itself does not name.
+    for entry in bundle["entry"].as_array().into_iter().flatten() {
+        if entry["search"]["mode"] == "include" {
+            if let Some(resource_type) = entry["resource"]["resourceType"].as_str() {
+                access::require_read(request, resource_type)?;
+            }
+        }
+    }
+    Ok(bundle)
+}
+
 async fn search(
     service: &PlanService,
     request: &HttpRequest,
@@ -397,23 +423,9 @@ async fn search(
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, FhirError> {
     let rendering = rendering(request)?;
-    if resource_type != PROVENANCE {
-        known_type(resource_type).map_err(fail(rendering))?;
-    }
-    let query = parse(resource_type, &params, lenient(request)).map_err(fail(rendering))?;
-    let found = run(service, request, &query)
+    let bundle = searchset(service, request, resource_type, params)
         .await
         .map_err(fail(rendering))?;
-    let bundle = bundle(&base_url(request), &query, found);
-    // Everything returned must be readable: `_include` and `_revinclude` can bring in types
-    // the search itself does not name.
-    for entry in bundle["entry"].as_array().into_iter().flatten() {
-        if entry["search"]["mode"] == "include" {
-            if let Some(resource_type) = entry["resource"]["resourceType"].as_str() {
-                access::require_read(request, resource_type).map_err(fail(rendering))?;
-            }
-        }
-    }
     let body = write(&bundle, rendering).map_err(fail(rendering))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, rendering.format.content_type()))

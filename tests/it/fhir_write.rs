@@ -921,3 +921,87 @@ async fn an_update_cannot_move_a_plan_part_to_another_person_by_nhs_number() {
     assert_eq!(plan_version(&app, &first.id.to_string()).await, 1);
     assert_eq!(plan_version(&app, &other.id.to_string()).await, 1);
 }
+
+/// A batch may read and search as well as write, each entry under its own scope and the plan's
+/// consent to share.
+#[tokio::test]
+async fn a_batch_reads_and_searches_entry_by_entry() {
+    let app = spawn_app().await;
+    let record = import_fixture(&app, "01-dnacpr-active").await;
+    let withdrawn = import_fixture(&app, "10-consent-withdrawn").await;
+    let patient = project(&record).patient.id.unwrap().value.unwrap();
+    let care_plan = record.id.to_string();
+    let nhs = record.plan.person.nhs_number.to_string();
+    let get = |url: String| json!({ "request": { "method": "GET", "url": url } });
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            get(format!("CarePlan/{care_plan}")),
+            get(format!("Patient/{patient}/_history/1")),
+            get(format!("Consent?patient:identifier={NHS_SYSTEM}%7C{nhs}&_include=Consent:patient")),
+            { "resource": new_dnacpr(&patient), "request": { "method": "POST", "url": "Consent" } },
+            get(format!("CarePlan/{care_plan}")),
+            get("CarePlan/no-such-plan".to_owned()),
+            get(format!("CarePlan/{}", withdrawn.id)),
+            get("metadata".to_owned() + "/x/y"),
+        ]
+    });
+    let response = json_of(
+        send(&app, reqwest::Method::POST, "/fhir", Some(&bundle), &[]).await,
+        200,
+    )
+    .await;
+    let entries = response["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 8);
+    let status = |i: usize| {
+        entries[i]["response"]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status(0), "200 OK");
+    assert_eq!(entries[0]["resource"]["id"], care_plan.as_str());
+    assert_eq!(entries[0]["response"]["etag"], "W/\"1\"");
+    assert_eq!(status(1), "200 OK");
+    assert_eq!(entries[1]["resource"]["resourceType"], "Patient");
+    assert_eq!(status(2), "200 OK");
+    assert_eq!(entries[2]["resource"]["type"], "searchset");
+    assert!(entries[2]["resource"]["total"].as_u64().unwrap() >= 2);
+    assert!(entries[2]["resource"]["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["search"]["mode"] == "include" && e["resource"]["id"] == patient.as_str()));
+    assert_eq!(status(3), "201 Created");
+    // Entries run in order: the read after the write sees the new version.
+    assert_eq!(status(4), "200 OK");
+    assert_eq!(entries[4]["response"]["etag"], "W/\"2\"");
+    assert_eq!(status(5), "404 Not Found");
+    assert_eq!(status(6), "404 Not Found");
+    assert_eq!(
+        entries[6]["response"]["outcome"]["issue"][0]["code"],
+        "suppressed"
+    );
+    assert_eq!(status(7), "400 Bad Request");
+
+    // Each GET needs its scope: a Consent reader may not read the CarePlan in a batch.
+    let reader = app.client_for("test-limited", "system/Consent.rs");
+    let response = reader
+        .post(app.url("/fhir"))
+        .header(CONTENT_TYPE, FHIR_JSON)
+        .body(
+            serde_json::to_vec(&json!({
+                "resourceType": "Bundle",
+                "type": "batch",
+                "entry": [get(format!("CarePlan/{care_plan}")), get(format!("Consent?patient=Patient/{patient}"))]
+            }))
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = json_of(response, 200).await;
+    assert_eq!(body["entry"][0]["response"]["status"], "403 Forbidden");
+    assert_eq!(body["entry"][1]["response"]["status"], "200 OK");
+}
