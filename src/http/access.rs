@@ -25,7 +25,8 @@ pub const WITHHELD: &str = "this person has withdrawn consent to share their car
      part of it is shared; a client registered for emergency override may state a reason in \
      X-Emergency-Override";
 
-fn withdrawn(record: &PlanRecord) -> bool {
+/// Whether the person has withdrawn their consent to share (the plan is withheld).
+pub fn withdrawn(record: &PlanRecord) -> bool {
     record.plan.consent_to_share.status == ConsentToShareStatus::Withdrawn
 }
 

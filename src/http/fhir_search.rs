@@ -156,7 +156,27 @@ async fn run(
     request: &HttpRequest,
     query: &SearchQuery,
 ) -> Result<Found, Error> {
-    let (records, withheld) = access::shareable(request, candidates(service, query).await?);
+    let mut found = candidates(service, query).await?;
+    if query.patient_hint().is_none() {
+        // A search across everyone says a plan was withheld only when it held a match: that
+        // some unrelated person withdrew consent is none of this searcher's business.
+        found = found
+            .into_iter()
+            .map(|record| {
+                if !access::withdrawn(&record) {
+                    return Ok(Some(record));
+                }
+                let plan = plan_resources(&record)?;
+                let prefix = format!("{}/", query.resource_type);
+                let matches = plan.by_reference.iter().any(|(key, resource)| {
+                    key.starts_with(&prefix) && query.matches(resource, &plan)
+                });
+                Ok(matches.then_some(record))
+            })
+            .filter_map(Result::transpose)
+            .collect::<Result<_, Error>>()?;
+    }
+    let (records, withheld) = access::shareable(request, found);
     let mut plans: Vec<PlanResources> = records
         .iter()
         .map(plan_resources)

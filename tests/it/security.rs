@@ -1236,6 +1236,43 @@ async fn a_withdrawn_consent_to_share_hides_the_plan_except_by_audited_override(
     assert!(withheld >= reads.len(), "{events:#?}");
 }
 
+/// A search across everyone mentions a withheld plan only when that plan held a match.
+#[tokio::test]
+async fn a_search_across_everyone_mentions_only_withheld_plans_that_matched() {
+    let app = spawn_app().await;
+    let mut shared = minimal_plan(&nhs(11));
+    shared["person"]["family_name"] = json!("Sharington");
+    let (_, shared_patient) = plan_in_with(&app, &shared).await;
+    let mut hidden = minimal_plan(&nhs(12));
+    hidden["consent_to_share"]["status"] = json!("withdrawn");
+    hidden["person"]["family_name"] = json!("Hiddenham");
+    plan_in_with(&app, &hidden).await;
+    let outcomes = |bundle: &Value| -> usize {
+        bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["search"]["mode"] == "outcome")
+            .count()
+    };
+    let only_shared: Value = app
+        .get(&format!("/fhir/Patient?_id={shared_patient}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(only_shared["total"], 1);
+    assert_eq!(outcomes(&only_shared), 0, "{only_shared}");
+    let by_name: Value = app
+        .get("/fhir/Patient?family=Hiddenham")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_name["total"], 0);
+    assert_eq!(outcomes(&by_name), 1, "{by_name}");
+}
+
 async fn plan_in_with(app: &TestApp, plan: &Value) -> (String, String) {
     let (id, _) = app.create_plan(plan).await;
     let patient = PlanIds::new(PlanId::parse(&id).unwrap()).patient();
