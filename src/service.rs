@@ -317,7 +317,7 @@ impl PlanService {
                     )));
                 }
                 record.created = stored.created;
-                Onto::Next(record)
+                Onto::Next(Box::new(record))
             }
             Some(version) => Onto::Decided(Err(Error::Conflict {
                 message: format!(
@@ -421,7 +421,7 @@ impl PlanService {
                         deferred = true;
                         break;
                     }
-                    Onto::Next(record) => state.add_version(record),
+                    Onto::Next(record) => state.add_version(*record),
                 },
                 None => match self.new_plan(line, now) {
                     Err(error) => Err(error),
@@ -514,7 +514,7 @@ enum Onto {
     /// Compare with this earlier stored version.
     Earlier(u32),
     /// Store this as the next version.
-    Next(PlanRecord),
+    Next(Box<PlanRecord>),
 }
 
 /// A decided prefix of an import batch.

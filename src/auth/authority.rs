@@ -126,8 +126,11 @@ const VERIFIED_TOKENS_KEPT: usize = 10_000;
 /// entries go, and if that is not enough, all of them.
 #[derive(Default)]
 struct VerifiedTokens {
-    entries: Mutex<HashMap<Vec<u8>, (Arc<VerifiedToken>, i64)>>,
+    entries: Mutex<HashMap<Vec<u8>, Remembered>>,
 }
+
+/// A verified token and the Unix time until which it may be used without a new check.
+type Remembered = (Arc<VerifiedToken>, i64);
 
 impl VerifiedTokens {
     fn get(&self, digest: &[u8], now: i64) -> Option<Arc<VerifiedToken>> {
