@@ -3,9 +3,14 @@
 //! returned), when, the outcome and the request id. Records are append-only (the databases
 //! refuse changes to them) and are served as FHIR `AuditEvent`.
 
+use std::sync::{Arc, OnceLock};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+use crate::store::{PlanStore, StoreError};
 
 /// A patient whose data a request touched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +185,82 @@ pub(crate) fn encode(record: &AuditRecord) -> Result<String, crate::store::Store
 pub(crate) fn decode(document: &str) -> Result<AuditRecord, crate::store::StoreError> {
     serde_json::from_str(document)
         .map_err(|e| crate::store::StoreError::Backend(format!("audit record unreadable: {e}")))
+}
+
+/// Most records one audit transaction writes.
+const MAX_BATCH: usize = 512;
+/// Records waiting for the writer before senders wait for room.
+const QUEUE: usize = 4096;
+
+type Pending = (AuditRecord, oneshot::Sender<Result<(), StoreError>>);
+
+/// The one writer of request audit records: group commit. Each caller hands its record over
+/// and waits until the transaction holding it has committed (so no response leaves before its
+/// record is stored); meanwhile the writer gathers whatever else has arrived and commits it
+/// all at once, instead of every request contending for the database's write lock with a
+/// transaction of its own. A batch that fails is retried record by record, so one bad record
+/// fails only its own request.
+pub struct AuditWriter {
+    store: Arc<dyn PlanStore>,
+    queue: OnceLock<mpsc::Sender<Pending>>,
+}
+
+impl AuditWriter {
+    /// A writer into `store`. Its task starts on the current Tokio runtime if there is one,
+    /// else on the runtime of the first record.
+    pub fn new(store: Arc<dyn PlanStore>) -> Self {
+        let writer = Self {
+            store,
+            queue: OnceLock::new(),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            writer.queue();
+        }
+        writer
+    }
+
+    fn queue(&self) -> &mpsc::Sender<Pending> {
+        self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(write_batches(self.store.clone(), receiver));
+            sender
+        })
+    }
+
+    /// Stores `record`; returns once it is committed (or has failed).
+    pub async fn append(&self, record: AuditRecord) -> Result<(), StoreError> {
+        let stopped = || StoreError::Unavailable("the audit writer has stopped".into());
+        let (done, committed) = oneshot::channel();
+        self.queue()
+            .send((record, done))
+            .await
+            .map_err(|_| stopped())?;
+        committed.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_batches(store: Arc<dyn PlanStore>, mut receiver: mpsc::Receiver<Pending>) {
+    let mut pending: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut pending, MAX_BATCH).await > 0 {
+        let (records, waiters): (Vec<AuditRecord>, Vec<_>) = pending.drain(..).unzip();
+        match store.append_audits(&records).await {
+            Ok(()) => {
+                for waiter in waiters {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
+            Err(error) if records.len() == 1 => {
+                for waiter in waiters {
+                    let _ = waiter.send(Err(error.clone()));
+                }
+            }
+            Err(_) => {
+                for (record, waiter) in records.iter().zip(waiters) {
+                    let _ = waiter.send(store.append_audit(record).await);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

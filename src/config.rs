@@ -121,7 +121,8 @@ pub enum Command {
 /// `generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// How many people (at most 909,091: the valid NHS numbers of the 999 test range).
+    /// How many plans: one per person up to 909,091 (the valid NHS numbers of the 999 test
+    /// range), then earlier revoked plans of the first people (at most twice that in all).
     #[arg(long)]
     pub count: usize,
     /// The random seed.

@@ -1,7 +1,9 @@
 //! Synthetic plans at scale, for load tests: `count` people with the mix domain.md describes
 //! (about 60% with a CPR decision, 30% with ReSPECT, 10% with an ADRT, a quarter with several
 //! versions), as NDJSON import lines, the same for the same seed (ChaCha8). NHS numbers are the
-//! valid ones of the `999` test range in order, so at most [`MAX_PEOPLE`] people.
+//! valid ones of the `999` test range in order, so at most [`MAX_PEOPLE`] people; plans beyond
+//! that many are earlier, revoked plans of the first people (a person has one plan of record
+//! but may have had others), so a national-scale run of 1,000,000 plans keeps to the test range.
 
 use std::io::Write;
 
@@ -163,22 +165,39 @@ fn plan(rng: &mut ChaCha8Rng, nhs_number: &str, today: NaiveDate) -> Value {
     plan
 }
 
-/// Writes `count` people's plans (and the extra versions of a quarter of them) as NDJSON
-/// import lines. `today` bounds every date.
+/// Writes `count` plans as NDJSON import lines: one plan of record per person (and the extra
+/// versions of a quarter of them), then, beyond [`MAX_PEOPLE`], earlier revoked plans of the
+/// first people. `today` bounds every date.
 pub fn generate(
     count: usize,
     seed: u64,
     today: NaiveDate,
     out: &mut impl Write,
 ) -> Result<GenerateSummary, String> {
-    if count > MAX_PEOPLE {
+    generate_within(MAX_PEOPLE, count, seed, today, out)
+}
+
+/// As [`generate`], with at most `max_people` people.
+fn generate_within(
+    max_people: usize,
+    count: usize,
+    seed: u64,
+    today: NaiveDate,
+    out: &mut impl Write,
+) -> Result<GenerateSummary, String> {
+    if count > 2 * max_people {
         return Err(format!(
-            "the 999 test range holds {MAX_PEOPLE} valid NHS numbers; ask for at most that many"
+            "the 999 test range holds {max_people} valid NHS numbers, each with at most two \
+             plans here; ask for at most {} plans",
+            2 * max_people
         ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut summary = GenerateSummary::default();
-    for (index, nhs_number) in NhsNumbers::default().take(count).enumerate() {
+    for (index, nhs_number) in NhsNumbers::default()
+        .take(count.min(max_people))
+        .enumerate()
+    {
         let id = uuid::Uuid::from_u64_pair(seed, index as u64);
         let content = plan(&mut rng, &nhs_number, today);
         let versions = if rng.random_bool(0.25) {
@@ -204,6 +223,21 @@ pub fn generate(
         summary.with_respect += usize::from(current.get("respect").is_some());
         summary.with_adrt += usize::from(current.get("adrts").is_some());
         summary.with_several_versions += usize::from(versions > 1);
+        summary.plans += 1;
+    }
+    for (index, nhs_number) in (max_people..count).zip(NhsNumbers::default()) {
+        let id = uuid::Uuid::from_u64_pair(seed, index as u64);
+        let line = json!({
+            "id": id,
+            "version": 1,
+            "status": "revoked",
+            "status_reason": "Replaced by a new plan after a change of circumstances",
+            "plan": plan(&mut rng, &nhs_number, today),
+        });
+        serde_json::to_writer(&mut *out, &line).map_err(|e| e.to_string())?;
+        out.write_all(b"\n").map_err(|e| e.to_string())?;
+        summary.lines += 1;
+        summary.plans += 1;
     }
     Ok(summary)
 }
@@ -211,7 +245,9 @@ pub fn generate(
 /// What was generated.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct GenerateSummary {
-    /// People (plans).
+    /// Plans (current and earlier).
+    pub plans: usize,
+    /// People (each with a plan of record).
     pub people: usize,
     /// NDJSON lines (versions).
     pub lines: usize,
@@ -312,6 +348,27 @@ mod tests {
         }
         assert_eq!(NhsNumbers::default().count(), MAX_PEOPLE);
         let mut out = Vec::new();
-        assert!(generate(MAX_PEOPLE + 1, 1, today(), &mut out).is_err());
+        assert!(generate(2 * MAX_PEOPLE + 1, 1, today(), &mut out).is_err());
+    }
+
+    #[test]
+    fn plans_beyond_the_test_range_are_earlier_revoked_plans_of_the_first_people() {
+        let mut out = Vec::new();
+        let summary = generate_within(10, 12, 5, today(), &mut out).unwrap();
+        assert_eq!((summary.people, summary.plans), (10, 12));
+        let text = String::from_utf8(out).unwrap();
+        let last: Vec<ImportRecord> = text
+            .lines()
+            .rev()
+            .take(2)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let first: Vec<String> = NhsNumbers::default().take(2).collect();
+        for (record, nhs_number) in last.iter().rev().zip(&first) {
+            assert_eq!(record.plan.person.nhs_number.as_str(), nhs_number);
+            assert_eq!(record.status, Some(crate::domain::PlanStatus::Revoked));
+            let now = "2026-11-23T12:00:00Z".parse().unwrap();
+            record.clone().into_record(now, "generator").unwrap();
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! NDJSON import and export. Each imported line is its own transaction: a run killed part way
-//! keeps every plan it committed and leaves none half-written; re-importing a file changes
-//! nothing that is already there.
+//! NDJSON import and export. Lines are imported in batches of up to [`BATCH_LINES`], each batch
+//! one transaction: a run killed part way keeps every batch it committed and leaves no plan
+//! half-written; re-importing a file changes nothing that is already there. Each line's result
+//! is what importing it alone would give.
 
 use std::io::Write;
 
@@ -74,8 +75,23 @@ fn describe(error: &Error) -> String {
         .join("; ")
 }
 
+/// Lines read, decided and written together (one transaction, unless a line needs its own).
+const BATCH_LINES: usize = 2_000;
+
+/// A line read, before its batch is imported.
+enum Read {
+    /// Empty: skipped.
+    Empty,
+    /// Not an import line.
+    Bad(Error),
+    /// The next of the batch's records.
+    Record,
+}
+
 /// Imports every line of `reader`, calling `on_line(line_number, bytes_read, result)` after
-/// each line (`None` for an empty line, which is skipped).
+/// each line (`None` for an empty line, which is skipped). Lines go in batches
+/// ([`PlanService::import_lines`]): the result of each line is what importing it alone would
+/// give, and a batch is stored in one transaction.
 pub async fn import<R, F>(
     service: &PlanService,
     mut reader: R,
@@ -89,57 +105,92 @@ where
     let mut summary = ImportSummary::default();
     let mut buffer = String::new();
     let mut line_number = 0u64;
-    loop {
-        buffer.clear();
-        let read = reader
-            .read_line(&mut buffer)
-            .await
-            .map_err(|e| ImportStopped::Failed(format!("reading line {}: {e}", line_number + 1)))?;
-        if read == 0 {
-            return Ok(summary);
+    let mut finished = false;
+    while !finished {
+        let first_line = line_number + 1;
+        let mut read_lines: Vec<(usize, Read)> = Vec::new();
+        let mut records: Vec<ImportRecord> = Vec::new();
+        while records.len() < BATCH_LINES {
+            buffer.clear();
+            let read = reader.read_line(&mut buffer).await.map_err(|e| {
+                ImportStopped::Failed(format!("reading line {}: {e}", line_number + 1))
+            })?;
+            if read == 0 {
+                finished = true;
+                break;
+            }
+            line_number += 1;
+            let text = buffer.trim();
+            if text.is_empty() {
+                read_lines.push((read, Read::Empty));
+                continue;
+            }
+            match parse_json::<ImportRecord>(text.as_bytes()) {
+                Ok(record) => {
+                    records.push(record);
+                    read_lines.push((read, Read::Record));
+                }
+                Err(error) => {
+                    read_lines.push((read, Read::Bad(error)));
+                    if strict {
+                        // Nothing after a bad line is imported.
+                        break;
+                    }
+                }
+            }
         }
-        line_number += 1;
-        let text = buffer.trim();
-        if text.is_empty() {
-            on_line(line_number, read, None);
-            continue;
-        }
-        let outcome = match parse_json::<ImportRecord>(text.as_bytes()) {
-            Ok(record) => service.import(record).await,
-            Err(error) => Err(error),
-        };
-        let result = match outcome {
-            Ok(ImportOutcome::Created(id)) => {
-                summary.created += 1;
-                LineResult::Created(id)
+        let mut outcomes = service.import_lines(&records, strict).await.into_iter();
+        for (offset, (read, line)) in read_lines.into_iter().enumerate() {
+            let line_number = first_line + offset as u64;
+            let outcome = match line {
+                Read::Empty => {
+                    on_line(line_number, read, None);
+                    continue;
+                }
+                Read::Bad(error) => Err(error),
+                Read::Record => match outcomes.next() {
+                    Some(outcome) => outcome,
+                    None => {
+                        return Err(ImportStopped::Failed(format!(
+                            "line {line_number}: not imported"
+                        )))
+                    }
+                },
+            };
+            let result = match outcome {
+                Ok(ImportOutcome::Created(id)) => {
+                    summary.created += 1;
+                    LineResult::Created(id)
+                }
+                Ok(ImportOutcome::Unchanged(id)) => {
+                    summary.unchanged += 1;
+                    LineResult::Unchanged(id)
+                }
+                Ok(ImportOutcome::VersionAdded(id)) => {
+                    summary.versions_added += 1;
+                    LineResult::VersionAdded(id)
+                }
+                Err(error @ (Error::Unavailable(_) | Error::Internal(_))) => {
+                    return Err(ImportStopped::Failed(format!(
+                        "line {line_number}: the database failed: {error}"
+                    )));
+                }
+                Err(error) => {
+                    summary.rejected += 1;
+                    LineResult::Rejected(describe(&error))
+                }
+            };
+            on_line(line_number, read, Some(&result));
+            if let (true, LineResult::Rejected(message)) = (strict, &result) {
+                return Err(ImportStopped::BadLine {
+                    line: line_number,
+                    message: message.clone(),
+                    summary,
+                });
             }
-            Ok(ImportOutcome::Unchanged(id)) => {
-                summary.unchanged += 1;
-                LineResult::Unchanged(id)
-            }
-            Ok(ImportOutcome::VersionAdded(id)) => {
-                summary.versions_added += 1;
-                LineResult::VersionAdded(id)
-            }
-            Err(error @ (Error::Unavailable(_) | Error::Internal(_))) => {
-                return Err(ImportStopped::Failed(format!(
-                    "line {line_number}: the database failed: {error}"
-                )));
-            }
-            Err(error) => {
-                summary.rejected += 1;
-                LineResult::Rejected(describe(&error))
-            }
-        };
-        on_line(line_number, read, Some(&result));
-        if let (true, LineResult::Rejected(message)) = (strict, &result) {
-            return Err(ImportStopped::BadLine {
-                line: line_number,
-                message: message.clone(),
-                summary,
-            });
         }
     }
+    Ok(summary)
 }
 
 fn write_line<W: Write>(out: &mut W, record: &PlanRecord) -> Result<(), Error> {

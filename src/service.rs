@@ -1,15 +1,18 @@
 //! The use cases: create, read, revise and end plans, and import them, each one call from the
 //! HTTP handlers or the CLI to the store, with the domain rules applied in between.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::audit::{AuditQuery, AuditRecord, AuditedPatient};
+use chrono::{DateTime, Utc};
+
+use crate::audit::{AuditQuery, AuditRecord, AuditWriter, AuditedPatient};
 use crate::clock::Clock;
 use crate::domain::{
     ImportOutcome, ImportRecord, NhsNumber, PlanContent, PlanEnd, PlanId, PlanRecord,
 };
 use crate::error::Error;
-use crate::store::{PlanStore, StoreError};
+use crate::store::{ImportedPlan, PlanStore, StoreError};
 
 /// Who makes a change, and the audit record to write with it.
 #[derive(Debug, Clone)]
@@ -44,6 +47,7 @@ pub fn patient_of(record: &PlanRecord) -> AuditedPatient {
 #[derive(Clone)]
 pub struct PlanService {
     store: Arc<dyn PlanStore>,
+    audit: Arc<AuditWriter>,
     clock: Arc<dyn Clock>,
     actor: String,
 }
@@ -53,6 +57,7 @@ impl PlanService {
     /// the caller.
     pub fn new(store: Arc<dyn PlanStore>, clock: Arc<dyn Clock>, actor: impl Into<String>) -> Self {
         Self {
+            audit: Arc::new(AuditWriter::new(store.clone())),
             store,
             clock,
             actor: actor.into(),
@@ -121,9 +126,10 @@ impl PlanService {
         Ok(self.store.history(id).await?)
     }
 
-    /// Appends an audit record.
-    pub async fn record_audit(&self, record: &AuditRecord) -> Result<(), Error> {
-        Ok(self.store.append_audit(record).await?)
+    /// Appends an audit record; returns once it is committed (batched with other requests'
+    /// records by the [`AuditWriter`]).
+    pub async fn record_audit(&self, record: AuditRecord) -> Result<(), Error> {
+        Ok(self.audit.append(record).await?)
     }
 
     /// Audit records matching `query`, newest first.
@@ -236,23 +242,14 @@ impl PlanService {
                 Err(other) => return Err(other.into()),
             }
         }
-        let record = line
-            .clone()
-            .into_record(self.clock.now(), &self.actor)
-            .map_err(Error::Invalid)?;
+        let record = self.new_plan(&line, self.clock.now())?;
         if record.status.is_current() {
-            if let Some(existing) = self
+            let existing = self
                 .store
                 .find_current(&record.plan.person.nhs_number)
-                .await?
-            {
-                if line.id.is_none() && line.matches(&existing) {
-                    return Ok(ImportOutcome::Unchanged(existing.id));
-                }
-                return Err(StoreError::DuplicatePerson {
-                    existing: existing.id,
-                }
-                .into());
+                .await?;
+            if let Some(outcome) = beside_existing(&line, existing.as_ref())? {
+                return Ok(outcome);
             }
         }
         self.store
@@ -261,45 +258,29 @@ impl PlanService {
         Ok(ImportOutcome::Created(record.id))
     }
 
+    /// The record a line names that is not stored yet.
+    fn new_plan(&self, line: &ImportRecord, now: DateTime<Utc>) -> Result<PlanRecord, Error> {
+        line.clone()
+            .into_record(now, &self.actor)
+            .map_err(Error::Invalid)
+    }
+
     async fn import_onto(
         &self,
         stored: PlanRecord,
         line: ImportRecord,
     ) -> Result<ImportOutcome, Error> {
-        let id = stored.id;
-        let differs = |version: u32| Error::Conflict {
-            message: format!(
-                "plan {id} version {version} is already stored with different content; not \
-                 overwritten"
-            ),
-            existing_plan: Some(id),
-        };
-        match line.version {
-            None if line.matches(&stored) => Ok(ImportOutcome::Unchanged(id)),
-            None => Err(differs(stored.version)),
-            Some(version) if version <= stored.version => {
-                let kept = if version == stored.version {
-                    stored
-                } else {
-                    self.store.get_version(id, version).await?
-                };
+        match self.onto(&stored, &line, self.clock.now()) {
+            Onto::Decided(outcome) => outcome,
+            Onto::Earlier(version) => {
+                let kept = self.store.get_version(stored.id, version).await?;
                 if line.matches(&kept) {
-                    Ok(ImportOutcome::Unchanged(id))
+                    Ok(ImportOutcome::Unchanged(stored.id))
                 } else {
-                    Err(differs(version))
+                    Err(differs(stored.id, version))
                 }
             }
-            Some(version) if version == stored.version + 1 => {
-                let mut record = line
-                    .into_record(self.clock.now(), &self.actor)
-                    .map_err(Error::Invalid)?;
-                if record.plan.person.nhs_number != stored.plan.person.nhs_number {
-                    return Err(Error::bad_field(
-                        "plan.person.nhs_number",
-                        "a later version of a plan cannot belong to another person",
-                    ));
-                }
-                record.created = stored.created;
+            Onto::Next(record) => {
                 self.store
                     .update(
                         stored.version,
@@ -307,17 +288,168 @@ impl PlanService {
                         &crate::fhir::project(&record).keys(),
                     )
                     .await?;
-                Ok(ImportOutcome::VersionAdded(id))
+                Ok(ImportOutcome::VersionAdded(stored.id))
             }
-            Some(version) => Err(Error::Conflict {
+        }
+    }
+
+    /// What a line naming the stored plan `stored` comes to.
+    fn onto(&self, stored: &PlanRecord, line: &ImportRecord, now: DateTime<Utc>) -> Onto {
+        let id = stored.id;
+        match line.version {
+            None if line.matches(stored) => Onto::Decided(Ok(ImportOutcome::Unchanged(id))),
+            None => Onto::Decided(Err(differs(id, stored.version))),
+            Some(version) if version == stored.version => Onto::Decided(if line.matches(stored) {
+                Ok(ImportOutcome::Unchanged(id))
+            } else {
+                Err(differs(id, version))
+            }),
+            Some(version) if version < stored.version => Onto::Earlier(version),
+            Some(version) if version == stored.version + 1 => {
+                let mut record = match self.new_plan(line, now) {
+                    Ok(record) => record,
+                    Err(error) => return Onto::Decided(Err(error)),
+                };
+                if record.plan.person.nhs_number != stored.plan.person.nhs_number {
+                    return Onto::Decided(Err(Error::bad_field(
+                        "plan.person.nhs_number",
+                        "a later version of a plan cannot belong to another person",
+                    )));
+                }
+                record.created = stored.created;
+                Onto::Next(Box::new(record))
+            }
+            Some(version) => Onto::Decided(Err(Error::Conflict {
                 message: format!(
                     "plan {id} is stored at version {}; this line is version {version}: the \
                      versions between are missing (import an export made with --history)",
                     stored.version
                 ),
                 existing_plan: Some(id),
-            }),
+            })),
         }
+    }
+
+    /// Imports `lines` in order, as [`PlanService::import`] would one by one, but in batches:
+    /// the stored plans the lines name are read at once, each line is decided in memory, and
+    /// everything the batch stores is written in one transaction. A line that needs an earlier
+    /// stored version is imported on its own; if the batch's transaction fails, its lines are
+    /// imported one by one, so each result is what the line-by-line import says. With
+    /// `stop_at_rejection`, nothing after the first refused line is imported. Stops after a
+    /// database failure (its result is the last).
+    pub async fn import_lines(
+        &self,
+        lines: &[ImportRecord],
+        stop_at_rejection: bool,
+    ) -> Vec<Result<ImportOutcome, Error>> {
+        let mut results = Vec::with_capacity(lines.len());
+        let stops = |result: &Result<ImportOutcome, Error>| match result {
+            Err(Error::Unavailable(_) | Error::Internal(_)) => true,
+            Err(_) => stop_at_rejection,
+            Ok(_) => false,
+        };
+        while results.len() < lines.len() {
+            let rest = &lines[results.len()..];
+            let planned = match self.plan_batch(rest, stop_at_rejection).await {
+                Ok(planned) => planned,
+                Err(error) => {
+                    results.push(Err(error));
+                    break;
+                }
+            };
+            let decided = planned.outcomes.len();
+            let written =
+                planned.writes.is_empty() || self.store.import_batch(&planned.writes).await.is_ok();
+            if written {
+                results.extend(planned.outcomes);
+            } else {
+                for line in &rest[..decided] {
+                    let result = self.import(line.clone()).await;
+                    let stop = stops(&result);
+                    results.push(result);
+                    if stop {
+                        return results;
+                    }
+                }
+            }
+            if results.last().is_some_and(stops) {
+                break;
+            }
+            if decided < rest.len() && planned.deferred {
+                let result = self.import(rest[decided].clone()).await;
+                let stop = stops(&result);
+                results.push(result);
+                if stop {
+                    break;
+                }
+            }
+        }
+        results
+    }
+
+    /// Decides a prefix of `lines` in memory: up to the end, a line that needs an earlier
+    /// stored version (`deferred`), or with `stop_at_rejection` the first refused line.
+    async fn plan_batch(
+        &self,
+        lines: &[ImportRecord],
+        stop_at_rejection: bool,
+    ) -> Result<PlannedBatch, Error> {
+        let now = self.clock.now();
+        let mut ids: Vec<PlanId> = lines.iter().filter_map(|l| l.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut people: Vec<NhsNumber> = lines
+            .iter()
+            .map(|l| l.plan.person.nhs_number.clone())
+            .collect();
+        people.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        people.dedup();
+        let mut state = BatchState::default();
+        for record in self.store.get_many(&ids).await? {
+            state.know(record);
+        }
+        for record in self.store.find_current_many(&people).await? {
+            state.know(record);
+        }
+        let mut outcomes = Vec::with_capacity(lines.len());
+        let mut deferred = false;
+        for line in lines {
+            let outcome = match line.id.and_then(|id| state.plans.get(&id)) {
+                Some(tracked) => match self.onto(&tracked.latest, line, now) {
+                    Onto::Decided(outcome) => outcome,
+                    Onto::Earlier(_) => {
+                        deferred = true;
+                        break;
+                    }
+                    Onto::Next(record) => state.add_version(*record),
+                },
+                None => match self.new_plan(line, now) {
+                    Err(error) => Err(error),
+                    Ok(record) => {
+                        let existing = record
+                            .status
+                            .is_current()
+                            .then(|| state.current_of(&record.plan.person.nhs_number))
+                            .flatten();
+                        match beside_existing(line, existing) {
+                            Err(error) => Err(error),
+                            Ok(Some(outcome)) => Ok(outcome),
+                            Ok(None) => Ok(state.create(record)),
+                        }
+                    }
+                },
+            };
+            let stop = stop_at_rejection && outcome.is_err();
+            outcomes.push(outcome);
+            if stop {
+                break;
+            }
+        }
+        Ok(PlannedBatch {
+            outcomes,
+            deferred,
+            writes: state.writes().await?,
+        })
     }
 
     /// Current versions of plans in id order, for export.
@@ -343,5 +475,180 @@ impl PlanService {
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), Error> {
         Ok(self.store.ping().await?)
+    }
+}
+
+fn differs(id: PlanId, version: u32) -> Error {
+    Error::Conflict {
+        message: format!(
+            "plan {id} version {version} is already stored with different content; not \
+             overwritten"
+        ),
+        existing_plan: Some(id),
+    }
+}
+
+/// A new current plan beside the person's plan of record `existing`: unchanged if the line
+/// (without an id) says what that plan says, refused if it says something else (`None`: no
+/// plan of record, go ahead).
+fn beside_existing(
+    line: &ImportRecord,
+    existing: Option<&PlanRecord>,
+) -> Result<Option<ImportOutcome>, Error> {
+    match existing {
+        None => Ok(None),
+        Some(existing) if line.id.is_none() && line.matches(existing) => {
+            Ok(Some(ImportOutcome::Unchanged(existing.id)))
+        }
+        Some(existing) => Err(StoreError::DuplicatePerson {
+            existing: existing.id,
+        }
+        .into()),
+    }
+}
+
+/// What a line naming a stored plan comes to.
+enum Onto {
+    /// Decided without writing.
+    Decided(Result<ImportOutcome, Error>),
+    /// Compare with this earlier stored version.
+    Earlier(u32),
+    /// Store this as the next version.
+    Next(Box<PlanRecord>),
+}
+
+/// A decided prefix of an import batch.
+struct PlannedBatch {
+    outcomes: Vec<Result<ImportOutcome, Error>>,
+    /// The line after the prefix needs an earlier stored version.
+    deferred: bool,
+    writes: Vec<ImportedPlan>,
+}
+
+/// A plan as the batch leaves it.
+struct Tracked {
+    /// Its latest version, stored or added by the batch.
+    latest: PlanRecord,
+    /// The version stored before the batch (`None`: the batch creates it).
+    stored_version: Option<u32>,
+    /// The versions the batch adds, oldest first.
+    added: Vec<PlanRecord>,
+}
+
+/// What an import batch knows and has decided: the plans its lines name and the people's
+/// plans of record, as the database holds them with the batch's changes applied.
+#[derive(Default)]
+struct BatchState {
+    plans: HashMap<PlanId, Tracked>,
+    current: HashMap<String, PlanId>,
+    /// Plans the batch changes, in the order it first changed them.
+    order: Vec<PlanId>,
+}
+
+impl BatchState {
+    fn know(&mut self, record: PlanRecord) {
+        if record.status.is_current() {
+            self.current
+                .insert(record.plan.person.nhs_number.as_str().to_owned(), record.id);
+        }
+        self.plans.entry(record.id).or_insert(Tracked {
+            stored_version: Some(record.version),
+            latest: record,
+            added: Vec::new(),
+        });
+    }
+
+    fn current_of(&self, nhs_number: &NhsNumber) -> Option<&PlanRecord> {
+        let id = self.current.get(nhs_number.as_str())?;
+        self.plans.get(id).map(|t| &t.latest)
+    }
+
+    fn create(&mut self, record: PlanRecord) -> ImportOutcome {
+        let id = record.id;
+        if record.status.is_current() {
+            self.current
+                .insert(record.plan.person.nhs_number.as_str().to_owned(), id);
+        }
+        self.order.push(id);
+        self.plans.insert(
+            id,
+            Tracked {
+                latest: record.clone(),
+                stored_version: None,
+                added: vec![record],
+            },
+        );
+        ImportOutcome::Created(id)
+    }
+
+    fn add_version(&mut self, record: PlanRecord) -> Result<ImportOutcome, Error> {
+        let id = record.id;
+        let nhs_number = record.plan.person.nhs_number.as_str().to_owned();
+        if record.status.is_current() {
+            if let Some(existing) = self.current.get(&nhs_number).filter(|e| **e != id) {
+                return Err(StoreError::DuplicatePerson {
+                    existing: *existing,
+                }
+                .into());
+            }
+            self.current.insert(nhs_number, id);
+        } else if self.current.get(&nhs_number) == Some(&id) {
+            self.current.remove(&nhs_number);
+        }
+        let Some(tracked) = self.plans.get_mut(&id) else {
+            return Err(Error::Internal(
+                "an import batch lost track of a plan".into(),
+            ));
+        };
+        if tracked.added.is_empty() {
+            self.order.push(id);
+        }
+        tracked.latest = record.clone();
+        tracked.added.push(record);
+        Ok(ImportOutcome::VersionAdded(id))
+    }
+
+    /// What the batch stores, with the resources each version projects to. Projecting is the
+    /// costly part of an import, so the plans are projected on every core.
+    async fn writes(self) -> Result<Vec<ImportedPlan>, Error> {
+        let mut plans = self.plans;
+        let mut changed: Vec<Tracked> = self
+            .order
+            .iter()
+            .filter_map(|id| plans.remove(id))
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let share = changed.len().div_ceil(cores).max(1);
+        let mut parts = Vec::new();
+        while !changed.is_empty() {
+            let rest = changed.split_off(share.min(changed.len()));
+            parts.push(tokio::task::spawn_blocking(move || {
+                changed.into_iter().map(projected).collect::<Vec<_>>()
+            }));
+            changed = rest;
+        }
+        let mut writes = Vec::new();
+        for part in parts {
+            writes.extend(
+                part.await
+                    .map_err(|e| Error::Internal(format!("projecting an import batch: {e}")))?,
+            );
+        }
+        Ok(writes)
+    }
+}
+
+/// A changed plan with the resources each added version projects to.
+fn projected(tracked: Tracked) -> ImportedPlan {
+    ImportedPlan {
+        stored_version: tracked.stored_version,
+        versions: tracked
+            .added
+            .into_iter()
+            .map(|record| {
+                let keys = crate::fhir::project(&record).keys();
+                (record, keys)
+            })
+            .collect(),
     }
 }

@@ -3,7 +3,7 @@
 //! ours or an external identity provider's. Time comes from the injected clock.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -100,8 +100,62 @@ pub struct Authority {
     settings: AuthSettings,
     own_keys: HashMap<String, Jwk>,
     jwks: JwksCache,
+    verified: VerifiedTokens,
     store: Arc<dyn PlanStore>,
     clock: Arc<dyn Clock>,
+}
+
+/// What a token whose signature, issuer and audience verified says.
+#[derive(Debug)]
+struct VerifiedToken {
+    /// Issued by this service (else by the external provider).
+    own: bool,
+    client_id: String,
+    scopes: ScopeSet,
+    exp: i64,
+    nbf: Option<i64>,
+}
+
+/// Most tokens [`VerifiedTokens`] keeps.
+const VERIFIED_TOKENS_KEPT: usize = 10_000;
+
+/// Tokens already verified, by the SHA-256 of the token (the token itself is not kept), each
+/// usable until its `exp` (an external provider's: at most as long as its key set is cached).
+/// Checking an ES384 signature costs far more than the rest of a small request; a client sends
+/// the same token for its lifetime, so each is checked once. Bounded: when full, the expired
+/// entries go, and if that is not enough, all of them.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: Mutex<HashMap<Vec<u8>, Remembered>>,
+}
+
+/// A verified token and the Unix time until which it may be used without a new check.
+type Remembered = (Arc<VerifiedToken>, i64);
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8], now: i64) -> Option<Arc<VerifiedToken>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(digest)
+            .filter(|(_, usable_until)| *usable_until > now)
+            .map(|(token, _)| token.clone())
+    }
+
+    fn insert(&self, digest: &[u8], token: Arc<VerifiedToken>, usable_until: i64, now: i64) {
+        if usable_until <= now {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= VERIFIED_TOKENS_KEPT {
+            entries.retain(|_, (_, until)| *until > now);
+            if entries.len() >= VERIFIED_TOKENS_KEPT {
+                entries.clear();
+            }
+        }
+        entries.insert(digest.to_vec(), (token, usable_until));
+    }
 }
 
 /// The unverified payload of a JWT, to find who claims to have signed it.
@@ -198,6 +252,7 @@ impl Authority {
             settings,
             own_keys,
             jwks,
+            verified: VerifiedTokens::default(),
             store,
             clock,
         })
@@ -386,13 +441,60 @@ impl Authority {
     }
 
     /// Verifies an access token (ours or the external provider's) and says who holds it.
+    ///
+    /// A token's signature, issuer and audience are checked once and the outcome is kept (see
+    /// [`VerifiedTokens`]); its expiry, `nbf` and the client's registration are checked on every
+    /// call, so a token that expires or whose client is removed is refused at once.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthFailure> {
+        let now = self.now().timestamp();
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let verified = match self.verified.get(digest.as_ref(), now) {
+            Some(verified) => verified,
+            None => {
+                let verified = Arc::new(self.verify_signature(token).await?);
+                let usable_until = if verified.own {
+                    verified.exp
+                } else {
+                    // An external provider may withdraw a key: trust a verification no longer
+                    // than its key set is cached.
+                    let lifetime =
+                        i64::try_from(self.settings.jwks_cache_lifetime.as_secs()).unwrap_or(0);
+                    verified.exp.min(now.saturating_add(lifetime))
+                };
+                self.verified
+                    .insert(digest.as_ref(), verified.clone(), usable_until, now);
+                verified
+            }
+        };
+        if verified.exp <= now {
+            return Err(AuthFailure::Expired);
+        }
+        if let Some(nbf) = verified.nbf {
+            if nbf > now + SKEW_SECS {
+                return Err(AuthFailure::Invalid("not valid yet"));
+            }
+        }
+        let registry = self.settings.registry.current(false);
+        let client = registry.get(&verified.client_id);
+        if client.is_none() && verified.own {
+            // A client removed from the registry loses its tokens at once.
+            return Err(AuthFailure::Invalid("the client is no longer registered"));
+        }
+        Ok(Principal::new(
+            verified.client_id.clone(),
+            client.as_deref(),
+            verified.scopes.clone(),
+        ))
+    }
+
+    /// Checks a token's signature, issuer and audience, and reads what it grants.
+    async fn verify_signature(&self, token: &str) -> Result<VerifiedToken, AuthFailure> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::Malformed)?;
         let peeked = peek_claims(token).ok_or(AuthFailure::Malformed)?;
         let issuer = string_claim(&peeked, "iss").ok_or(AuthFailure::Invalid("no issuer"))?;
         let kid = header.kid.as_deref();
-        let registry = self.settings.registry.current(false);
-        let claims: serde_json::Map<String, Value> = if issuer == self.settings.public_url {
+        let own = issuer == self.settings.public_url;
+        let claims: serde_json::Map<String, Value> = if own {
             let keys: Vec<&Jwk> = match kid.and_then(|kid| self.own_keys.get(kid)) {
                 Some(jwk) if key_fits(jwk, header.alg) => vec![jwk],
                 _ => return Err(AuthFailure::Invalid("not signed by a key of this service")),
@@ -421,19 +523,11 @@ impl Authority {
             return Err(AuthFailure::Invalid("the issuer is not trusted here"));
         };
 
-        let now = self.now().timestamp();
         let exp = claims
             .get("exp")
             .and_then(Value::as_i64)
             .ok_or(AuthFailure::Invalid("no exp"))?;
-        if exp <= now {
-            return Err(AuthFailure::Expired);
-        }
-        if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64) {
-            if nbf > now + SKEW_SECS {
-                return Err(AuthFailure::Invalid("not valid yet"));
-            }
-        }
+        let nbf = claims.get("nbf").and_then(Value::as_i64);
         let client_id = ["client_id", "azp", "sub"]
             .iter()
             .find_map(|name| string_claim(&claims, name))
@@ -450,11 +544,88 @@ impl Authority {
             ),
             _ => ScopeSet::default(),
         };
-        let client = registry.get(&client_id);
-        if client.is_none() && issuer == self.settings.public_url {
-            // A client removed from the registry loses its tokens at once.
-            return Err(AuthFailure::Invalid("the client is no longer registered"));
+        Ok(VerifiedToken {
+            own,
+            client_id,
+            scopes,
+            exp,
+            nbf,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::auth::Registry;
+
+    /// A clock the test moves.
+    struct MovableClock(Mutex<DateTime<Utc>>);
+
+    impl Clock for MovableClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
         }
-        Ok(Principal::new(client_id, client.as_deref(), scopes))
+    }
+
+    #[tokio::test]
+    async fn a_token_verified_once_is_still_refused_once_it_expires() {
+        let start: DateTime<Utc> = "2026-11-23T12:00:00Z".parse().unwrap();
+        let clock = Arc::new(MovableClock(Mutex::new(start)));
+        let scopes = ScopeSet::parse("system/*.rs").unwrap();
+        let mut registry = Registry::default();
+        registry.insert(Client {
+            registration: crate::auth::ClientRegistration {
+                id: "cad".into(),
+                name: "CAD".into(),
+                organisation: "Y09870".into(),
+                scopes: vec!["system/*.rs".into()],
+                jwks: None,
+                jwks_uri: None,
+                emergency_override: false,
+                trusted_user_headers: false,
+                rate_limit_per_second: None,
+            },
+            scopes: scopes.clone(),
+        });
+        let settings = AuthSettings {
+            public_url: "http://acp.test".into(),
+            signing_keys: vec![PrivateKey::generate_es384().unwrap()],
+            registry: RegistryHandle::fixed(registry),
+            token_lifetime_secs: 60,
+            external: None,
+            jwks_cache_lifetime: Duration::from_secs(300),
+        };
+        let store = crate::store::connect("sqlite::memory:").await.unwrap();
+        let authority = Authority::new(settings, store, clock.clone()).unwrap();
+        let token = authority
+            .issue_for("cad", &scopes, 60)
+            .unwrap()
+            .access_token;
+        let stranger = authority
+            .issue_for("stranger", &scopes, 60)
+            .unwrap()
+            .access_token;
+        // Verified the first time, remembered the second: the same answer.
+        for _ in 0..2 {
+            let principal = authority.verify(&token).await.unwrap();
+            assert_eq!(principal.client_id, "cad");
+            assert_eq!(principal.scopes, scopes);
+            // A client of ours that is not registered is refused, cached or not.
+            assert!(matches!(
+                authority.verify(&stranger).await,
+                Err(AuthFailure::Invalid(_))
+            ));
+        }
+        *clock.0.lock().unwrap() = start + chrono::Duration::seconds(61);
+        assert_eq!(
+            authority.verify(&token).await.unwrap_err(),
+            AuthFailure::Expired
+        );
+        let mut tampered = token.clone();
+        tampered.push('x');
+        assert!(authority.verify(&tampered).await.is_err());
     }
 }

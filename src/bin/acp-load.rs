@@ -51,13 +51,18 @@ struct Args {
     /// Warm-up requests per scenario (not measured).
     #[arg(long, default_value_t = 2_000)]
     warmup: usize,
-    /// Scenarios to run, comma-separated.
+    /// Scenarios to run, comma-separated: `summary`, `search`, `read`, `update`, `mixed`, and
+    /// `summary-v1` / `summary-deep` (the summary of one plan with a single version, and of one
+    /// plan revised to `--deep-versions` versions before the scenarios start).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "summary,search,read,update,mixed"
+        default_value = "summary,search,read,update,mixed,summary-v1,summary-deep"
     )]
     scenarios: Vec<String>,
+    /// How many versions the plan of `summary-deep` has.
+    #[arg(long, default_value_t = 500)]
+    deep_versions: u32,
 }
 
 struct Target {
@@ -65,6 +70,10 @@ struct Target {
     client: reqwest::Client,
     /// (NHS number, plan id) of every seeded person.
     people: Vec<(String, String)>,
+    /// A person whose plan has one version (`summary-v1`).
+    single: Option<(String, String)>,
+    /// A person whose plan has `--deep-versions` versions (`summary-deep`).
+    deep: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -108,7 +117,7 @@ fn seed(args: &Args, server: &Path, database_url: &str, dir: &Path) -> Result<()
     }
     println!(
         "seeded {} plans ({} versions) in {:.1} s",
-        summary.people,
+        summary.plans,
         summary.lines,
         started.elapsed().as_secs_f64()
     );
@@ -189,6 +198,105 @@ async fn token(base: &str, key: &PrivateKey) -> Result<String, String> {
         .ok_or_else(|| format!("no token: {body}"))
 }
 
+/// The `PUT` that revises plan `id` (its special note), made after reading its current version
+/// (not timed); `Err(status)` if the read failed.
+async fn revision(
+    target: &Target,
+    id: &str,
+    mark: u32,
+) -> Result<Result<reqwest::RequestBuilder, u16>, String> {
+    let current = target
+        .client
+        .get(format!("{}/api/v1/plans/{id}", target.base))
+        .send()
+        .await
+        .map_err(fail)?;
+    if !current.status().is_success() {
+        return Ok(Err(current.status().as_u16()));
+    }
+    let tag = current
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut body: Value = current.json().await.map_err(fail)?;
+    let mut plan = body["plan"].take();
+    plan["special_note"] = Value::String(format!("load {mark}"));
+    Ok(Ok(target
+        .client
+        .put(format!("{}/api/v1/plans/{id}", target.base))
+        .header("If-Match", tag)
+        .json(&plan)))
+}
+
+/// The current version of plan `id`.
+async fn version_of(target: &Target, id: &str) -> Result<Option<u32>, String> {
+    let response = target
+        .client
+        .get(format!("{}/api/v1/plans/{id}", target.base))
+        .send()
+        .await
+        .map_err(fail)?;
+    if !response.status().is_success() {
+        return Ok(None);
+    }
+    let body: Value = response.json().await.map_err(fail)?;
+    Ok(body["version"].as_u64().and_then(|v| u32::try_from(v).ok()))
+}
+
+/// Picks a person whose plan has one version (`summary-v1`) and another whose plan it revises
+/// until it has `versions` versions (`summary-deep`); both plans are of record with consent to
+/// share given, so their summaries are served.
+async fn prepare_single_and_deep(target: &mut Target, versions: u32) -> Result<(), String> {
+    let started = Instant::now();
+    let mut found = Vec::new();
+    for person in &target.people {
+        if found.len() == 2 {
+            break;
+        }
+        let url = format!(
+            "{}/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{}",
+            target.base, person.0
+        );
+        let served = target
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(fail)?
+            .status()
+            .is_success();
+        if served && version_of(target, &person.1).await? == Some(1) {
+            found.push(person.clone());
+        }
+    }
+    let [single, deep] = <[(String, String); 2]>::try_from(found)
+        .map_err(|_| "no two single-version plans with a served summary".to_owned())?;
+    let mut version = 1;
+    while version < versions {
+        let request = match revision(target, &deep.1, version).await? {
+            Ok(request) => request,
+            Err(status) => return Err(format!("reading the deep plan: {status}")),
+        };
+        let status = request.send().await.map_err(fail)?.status();
+        if !status.is_success() {
+            return Err(format!("revising the deep plan: {status}"));
+        }
+        version += 1;
+    }
+    println!(
+        "summary-v1: plan {} (1 version); summary-deep: plan {} ({} versions), made in {:.1} s",
+        single.1,
+        deep.1,
+        version,
+        started.elapsed().as_secs_f64()
+    );
+    target.single = Some(single);
+    target.deep = Some(deep);
+    Ok(())
+}
+
 /// One request of `scenario`; `Ok(true)` if it counts as answered (2xx, or the 404 of a plan
 /// whose consent to share is withdrawn). Only the measured request is timed.
 async fn one(
@@ -196,7 +304,12 @@ async fn one(
     scenario: &str,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Duration, bool), String> {
-    let (nhs, id) = &target.people[rng.random_range(0..target.people.len())];
+    let (nhs, id) = match scenario {
+        "summary-v1" => target.single.as_ref(),
+        "summary-deep" => target.deep.as_ref(),
+        _ => target.people.get(rng.random_range(0..target.people.len())),
+    }
+    .ok_or_else(|| format!("no plan for {scenario}"))?;
     let scenario = if scenario == "mixed" {
         match rng.random_range(0..10) {
             0 => "update",
@@ -209,7 +322,7 @@ async fn one(
     };
     let identifier = format!("https://fhir.nhs.uk/Id/nhs-number%7C{nhs}");
     let request = match scenario {
-        "summary" => target.client.get(format!(
+        "summary" | "summary-v1" | "summary-deep" => target.client.get(format!(
             "{}/fhir/Patient/$summary?identifier={identifier}",
             target.base
         )),
@@ -220,31 +333,10 @@ async fn one(
         "read" => target
             .client
             .get(format!("{}/fhir/CarePlan/{id}", target.base)),
-        "update" => {
-            let current = target
-                .client
-                .get(format!("{}/api/v1/plans/{id}", target.base))
-                .send()
-                .await
-                .map_err(fail)?;
-            if !current.status().is_success() {
-                return Ok((Duration::ZERO, current.status().as_u16() == 404));
-            }
-            let tag = current
-                .headers()
-                .get("etag")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            let mut body: Value = current.json().await.map_err(fail)?;
-            let mut plan = body["plan"].take();
-            plan["special_note"] = Value::String(format!("load {}", rng.random::<u32>()));
-            target
-                .client
-                .put(format!("{}/api/v1/plans/{id}", target.base))
-                .header("If-Match", tag)
-                .json(&plan)
-        }
+        "update" => match revision(target, id, rng.random::<u32>()).await? {
+            Ok(request) => request,
+            Err(status) => return Ok((Duration::ZERO, status == 404)),
+        },
         other => return Err(format!("unknown scenario {other}")),
     };
     let started = Instant::now();
@@ -364,11 +456,17 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
             .enumerate()
             .map(|(i, nhs)| (nhs, uuid::Uuid::from_u64_pair(args.seed, i as u64).to_string()))
             .collect();
-        let target = Arc::new(Target {
+        let mut target = Target {
             base: base.clone(),
             client,
             people,
-        });
+            single: None,
+            deep: None,
+        };
+        if args.scenarios.iter().any(|s| s.starts_with("summary-")) {
+            prepare_single_and_deep(&mut target, args.deep_versions).await?;
+        }
+        let target = Arc::new(target);
         println!(
             "\n{} plans, {} concurrent clients, {} requests per scenario\n",
             args.plans, args.concurrency, args.requests

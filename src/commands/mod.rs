@@ -178,7 +178,7 @@ fn generate(args: &GenerateArgs) -> Result<ExitCode, String> {
     eprintln!(
         "generated {} plans in {} lines (seed {}): {} with a CPR decision, {} with ReSPECT, {} \
          with an ADRT, {} with several versions",
-        summary.people,
+        summary.plans,
         summary.lines,
         args.seed,
         summary.with_cpr_decision,

@@ -275,7 +275,7 @@ async fn record_or_refuse(
     record: AuditRecord,
     response: ServiceResponse<BoxBody>,
 ) -> ServiceResponse<BoxBody> {
-    match service.record_audit(&record).await {
+    match service.record_audit(record).await {
         Ok(()) => response,
         Err(error) => {
             tracing::error!(%error, "audit record not written; response withheld");

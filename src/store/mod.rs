@@ -3,7 +3,9 @@
 //! update names the version it replaces (H4).
 
 mod postgres;
+mod postgres_batch;
 mod sqlite;
+mod sqlite_batch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +38,7 @@ impl Default for StoreOptions {
 }
 
 /// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// No such plan or version.
     #[error("not found")]
@@ -73,6 +75,21 @@ pub struct ResourceKey {
     pub id: String,
 }
 
+/// One plan's part of an import batch ([`PlanStore::import_batch`]).
+#[derive(Debug, Clone)]
+pub struct ImportedPlan {
+    /// The version the database holds now, which the batch moves on from (checked, H4);
+    /// `None` for a plan the batch creates.
+    pub stored_version: Option<u32>,
+    /// The versions to store, oldest first, each the next of the one before, with the FHIR
+    /// resources each projects to. Never empty.
+    pub versions: Vec<(PlanRecord, Vec<ResourceKey>)>,
+}
+
+/// Rows per multi-row `INSERT` of a batch (at most seven values a row: well under SQLite's and
+/// PostgreSQL's bound-parameter limits).
+pub(crate) const ROWS_PER_INSERT: usize = 500;
+
 /// The storage contract every backend meets, method for method.
 #[async_trait]
 pub trait PlanStore: Send + Sync {
@@ -102,6 +119,19 @@ pub trait PlanStore: Send + Sync {
     async fn find_current(&self, nhs_number: &NhsNumber) -> Result<Option<PlanRecord>, StoreError>;
     /// The current version of every plan the person has had (any status), oldest first.
     async fn list_for_person(&self, nhs_number: &NhsNumber) -> Result<Vec<PlanRecord>, StoreError>;
+    /// The current versions of those of `ids` that exist, in no particular order.
+    async fn get_many(&self, ids: &[PlanId]) -> Result<Vec<PlanRecord>, StoreError>;
+    /// The plans of record of those of `nhs_numbers` that have one, in no particular order.
+    async fn find_current_many(
+        &self,
+        nhs_numbers: &[NhsNumber],
+    ) -> Result<Vec<PlanRecord>, StoreError>;
+    /// Stores a whole import batch in one transaction, all or nothing: new plans with all
+    /// their versions, further versions of stored plans (each only if the plan is still at
+    /// its `stored_version`), and the resources each version projects to, as
+    /// [`PlanStore::create`] and [`PlanStore::update`] would one by one. Any conflict fails the
+    /// whole batch (the caller then imports it line by line to say which line).
+    async fn import_batch(&self, plans: &[ImportedPlan]) -> Result<(), StoreError>;
     /// Stores `record` as the next version, only if the stored version is `expected_version`,
     /// and indexes any FHIR resource it projects to for the first time, in one transaction.
     async fn update(
@@ -134,7 +164,11 @@ pub trait PlanStore: Send + Sync {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Appends an audit record (its own transaction).
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.append_audits(std::slice::from_ref(record)).await
+    }
+    /// Appends audit records, all or none, in one transaction.
+    async fn append_audits(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
     /// Audit records matching `query`, newest first.
     async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// One audit record.
@@ -181,6 +215,18 @@ pub fn masked_url(database_url: &str) -> String {
         }
         _ => database_url.to_owned(),
     }
+}
+
+/// Every resource key of an import batch once, with the (earliest) version that first projects
+/// to it, in batch order: what the per-version `ON CONFLICT DO NOTHING` inserts would keep.
+pub(crate) fn first_appearances(plans: &[ImportedPlan]) -> Vec<(&ResourceKey, &PlanRecord)> {
+    let mut seen = std::collections::HashSet::new();
+    plans
+        .iter()
+        .flat_map(|p| p.versions.iter())
+        .flat_map(|(record, keys)| keys.iter().map(move |key| (key, record)))
+        .filter(|(key, _)| seen.insert((key.resource_type, key.id.as_str())))
+        .collect()
 }
 
 pub(crate) fn timestamp(value: &chrono::DateTime<chrono::Utc>) -> String {

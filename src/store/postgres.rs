@@ -10,7 +10,9 @@ use sqlx::{PgPool, Row};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::{decode, encode, timestamp, PlanStore, ResourceKey, StoreError, StoreOptions};
+use super::{
+    decode, encode, timestamp, ImportedPlan, PlanStore, ResourceKey, StoreError, StoreOptions,
+};
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
@@ -22,7 +24,7 @@ pub struct PostgresStore {
     migrated: OnceCell<()>,
 }
 
-fn backend(error: sqlx::Error) -> StoreError {
+pub(super) fn backend(error: sqlx::Error) -> StoreError {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(error.to_string())
@@ -56,7 +58,7 @@ async fn index_resources(
     Ok(())
 }
 
-fn version_i32(version: u32) -> i32 {
+pub(super) fn version_i32(version: u32) -> i32 {
     i32::try_from(version).unwrap_or(i32::MAX)
 }
 
@@ -113,32 +115,7 @@ async fn insert_audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     record: &AuditRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, recorded, client_id, end_user, entity_type, entity_id, document) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(record.id.to_string())
-    .bind(timestamp(&record.recorded))
-    .bind(record.client_id.as_deref())
-    .bind(record.end_user.as_deref())
-    .bind(record.resource_type.as_deref())
-    .bind(record.resource_id.as_deref())
-    .bind(crate::audit::encode(record)?)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    for patient in &record.patients {
-        sqlx::query(
-            "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) VALUES ($1, $2, $3)",
-        )
-        .bind(record.id.to_string())
-        .bind(&patient.patient_id)
-        .bind(&patient.nhs_number)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    }
-    Ok(())
+    super::postgres_batch::insert_audits(tx, std::slice::from_ref(record)).await
 }
 
 #[async_trait]
@@ -269,6 +246,24 @@ impl PlanStore for PostgresStore {
         rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
     }
 
+    async fn get_many(&self, ids: &[PlanId]) -> Result<Vec<PlanRecord>, StoreError> {
+        self.ready().await?;
+        super::postgres_batch::get_many(&self.pool, ids).await
+    }
+
+    async fn find_current_many(
+        &self,
+        nhs_numbers: &[NhsNumber],
+    ) -> Result<Vec<PlanRecord>, StoreError> {
+        self.ready().await?;
+        super::postgres_batch::find_current_many(&self.pool, nhs_numbers).await
+    }
+
+    async fn import_batch(&self, plans: &[ImportedPlan]) -> Result<(), StoreError> {
+        self.ready().await?;
+        super::postgres_batch::import_batch(&self.pool, plans).await
+    }
+
     async fn update_audited(
         &self,
         expected_version: u32,
@@ -382,10 +377,10 @@ impl PlanStore for PostgresStore {
             .map_err(backend)
     }
 
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+    async fn append_audits(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         self.ready().await?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        insert_audit(&mut tx, record).await?;
+        super::postgres_batch::insert_audits(&mut tx, records).await?;
         tx.commit().await.map_err(backend)
     }
 

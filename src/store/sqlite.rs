@@ -2,13 +2,16 @@
 //! migrations applied on connect.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{decode, encode, timestamp, PlanStore, ResourceKey, StoreError, StoreOptions};
+use super::{
+    decode, encode, timestamp, ImportedPlan, PlanStore, ResourceKey, StoreError, StoreOptions,
+};
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
@@ -18,9 +21,14 @@ const CURRENT_STATUSES: &str = "('active', 'completed')";
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Held by this process's write transactions, one at a time. SQLite lets one connection
+    /// write at once; without this, concurrent writers wait in SQLite's busy handler, which
+    /// sleeps with growing back-off (writes waited over a second under load). In turn here,
+    /// each starts as soon as the one before commits.
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
-fn backend(error: sqlx::Error) -> StoreError {
+pub(super) fn backend(error: sqlx::Error) -> StoreError {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(error.to_string())
@@ -63,7 +71,10 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writes: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// The pool, for tests that need to hold its connections.
@@ -109,32 +120,7 @@ async fn insert_audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     record: &AuditRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, recorded, client_id, end_user, entity_type, entity_id, document) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(record.id.to_string())
-    .bind(timestamp(&record.recorded))
-    .bind(record.client_id.as_deref())
-    .bind(record.end_user.as_deref())
-    .bind(record.resource_type.as_deref())
-    .bind(record.resource_id.as_deref())
-    .bind(crate::audit::encode(record)?)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    for patient in &record.patients {
-        sqlx::query(
-            "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) VALUES (?, ?, ?)",
-        )
-        .bind(record.id.to_string())
-        .bind(&patient.patient_id)
-        .bind(&patient.nhs_number)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    }
-    Ok(())
+    super::sqlite_batch::insert_audits(tx, std::slice::from_ref(record)).await
 }
 
 fn parse_id(raw: &str) -> Result<PlanId, StoreError> {
@@ -154,6 +140,7 @@ impl PlanStore for SqliteStore {
         audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         let document = encode(record)?;
+        let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let inserted = sqlx::query(
             "INSERT INTO plans (id, nhs_number, status, version, created, last_updated) \
@@ -267,6 +254,22 @@ impl PlanStore for SqliteStore {
         rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect()
     }
 
+    async fn get_many(&self, ids: &[PlanId]) -> Result<Vec<PlanRecord>, StoreError> {
+        super::sqlite_batch::get_many(&self.pool, ids).await
+    }
+
+    async fn find_current_many(
+        &self,
+        nhs_numbers: &[NhsNumber],
+    ) -> Result<Vec<PlanRecord>, StoreError> {
+        super::sqlite_batch::find_current_many(&self.pool, nhs_numbers).await
+    }
+
+    async fn import_batch(&self, plans: &[ImportedPlan]) -> Result<(), StoreError> {
+        let _writing = self.writes.lock().await;
+        super::sqlite_batch::import_batch(&self.pool, plans).await
+    }
+
     async fn update_audited(
         &self,
         expected_version: u32,
@@ -275,6 +278,7 @@ impl PlanStore for SqliteStore {
         audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         let document = encode(record)?;
+        let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE plans SET version = ?, status = ?, last_updated = ? WHERE id = ? AND version = ?",
@@ -376,9 +380,10 @@ impl PlanStore for SqliteStore {
             .map_err(backend)
     }
 
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+    async fn append_audits(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        insert_audit(&mut tx, record).await?;
+        super::sqlite_batch::insert_audits(&mut tx, records).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -411,6 +416,7 @@ impl PlanStore for SqliteStore {
         expires: chrono::DateTime<chrono::Utc>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("DELETE FROM client_assertions WHERE expires_at < ?")
             .bind(timestamp(&now))

@@ -17,6 +17,8 @@ fn a_tiny_load_run_reports_every_scenario_without_errors() {
             "5",
             "--concurrency",
             "4",
+            "--deep-versions",
+            "3",
         ])
         .env_remove("ACP_DATABASE_URL")
         .output()
@@ -26,7 +28,16 @@ fn a_tiny_load_run_reports_every_scenario_without_errors() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("seeded 60 plans"), "{stdout}");
     assert!(stdout.contains("start-up to ready:"), "{stdout}");
-    for scenario in ["summary", "search", "read", "update", "mixed"] {
+    assert!(stdout.contains("(3 versions)"), "{stdout}");
+    for scenario in [
+        "summary",
+        "search",
+        "read",
+        "update",
+        "mixed",
+        "summary-v1",
+        "summary-deep",
+    ] {
         let row = stdout
             .lines()
             .find(|l| l.starts_with(&format!("| {scenario} |")))

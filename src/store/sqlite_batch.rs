@@ -1,0 +1,212 @@
+//! The SQLite store's batch work: many rows per statement and one transaction for many
+//! records (audit group commit, bulk import), so neither pays a statement and a commit per row.
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::sqlite::backend;
+use super::{decode, encode, timestamp, ImportedPlan, StoreError, ROWS_PER_INSERT};
+use crate::audit::{AuditRecord, AuditedPatient};
+use crate::domain::{NhsNumber, PlanId, PlanRecord};
+
+/// Writes `records` with one multi-row `INSERT` per table and chunk.
+pub(super) async fn insert_audits(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let documents = chunk
+            .iter()
+            .map(crate::audit::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO audit_events \
+             (id, recorded, client_id, end_user, entity_type, entity_id, document) ",
+        );
+        events.push_values(
+            chunk.iter().zip(documents),
+            |mut row, (record, document)| {
+                row.push_bind(record.id.to_string())
+                    .push_bind(timestamp(&record.recorded))
+                    .push_bind(record.client_id.as_deref())
+                    .push_bind(record.end_user.as_deref())
+                    .push_bind(record.resource_type.as_deref())
+                    .push_bind(record.resource_id.as_deref())
+                    .push_bind(document);
+            },
+        );
+        events.build().execute(&mut **tx).await.map_err(backend)?;
+        let patients: Vec<(String, &AuditedPatient)> = chunk
+            .iter()
+            .flat_map(|r| r.patients.iter().map(|p| (r.id.to_string(), p)))
+            .collect();
+        for part in patients.chunks(ROWS_PER_INSERT) {
+            let mut rows = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) ",
+            );
+            rows.push_values(part, |mut row, (audit_id, patient)| {
+                row.push_bind(audit_id.as_str())
+                    .push_bind(patient.patient_id.as_str())
+                    .push_bind(patient.nhs_number.as_str());
+            });
+            rows.build().execute(&mut **tx).await.map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+/// The current versions of the plans whose `column` is one of `values`, with `filter` added.
+async fn current_where(
+    pool: &SqlitePool,
+    column: &str,
+    values: &[String],
+    filter: &str,
+) -> Result<Vec<PlanRecord>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in values.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT v.document FROM plans p \
+             JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version WHERE p.",
+        );
+        query.push(column).push(" IN (");
+        let mut list = query.separated(", ");
+        for value in chunk {
+            list.push_bind(value.as_str());
+        }
+        query.push(")").push(filter);
+        let rows = query.build().fetch_all(pool).await.map_err(backend)?;
+        for row in rows {
+            found.push(decode(row.get::<&str, _>(0))?);
+        }
+    }
+    Ok(found)
+}
+
+pub(super) async fn get_many(
+    pool: &SqlitePool,
+    ids: &[PlanId],
+) -> Result<Vec<PlanRecord>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    current_where(pool, "id", &ids, "").await
+}
+
+pub(super) async fn find_current_many(
+    pool: &SqlitePool,
+    nhs_numbers: &[NhsNumber],
+) -> Result<Vec<PlanRecord>, StoreError> {
+    let numbers: Vec<String> = nhs_numbers.iter().map(|n| n.as_str().to_owned()).collect();
+    current_where(
+        pool,
+        "nhs_number",
+        &numbers,
+        " AND p.status IN ('active', 'completed')",
+    )
+    .await
+}
+
+/// The page cache of the connection that writes an import batch, in KiB (SQLite's default is
+/// 2,000): the resource index grows by random keys, and a small cache spills and rereads it.
+const IMPORT_CACHE_KIB: i64 = 262_144;
+/// SQLite's default page cache, restored after the batch (the pool serves reads too).
+const DEFAULT_CACHE_KIB: i64 = 2_000;
+
+pub(super) async fn import_batch(
+    pool: &SqlitePool,
+    plans: &[ImportedPlan],
+) -> Result<(), StoreError> {
+    let mut connection = pool.acquire().await.map_err(backend)?;
+    sqlx::query(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
+        .execute(&mut *connection)
+        .await
+        .map_err(backend)?;
+    let written = write_import(&mut connection, plans).await;
+    sqlx::query(&format!("PRAGMA cache_size = -{DEFAULT_CACHE_KIB}"))
+        .execute(&mut *connection)
+        .await
+        .map_err(backend)?;
+    written
+}
+
+async fn write_import(
+    connection: &mut sqlx::pool::PoolConnection<Sqlite>,
+    plans: &[ImportedPlan],
+) -> Result<(), StoreError> {
+    use sqlx::Connection as _;
+    let mut tx = connection.begin().await.map_err(backend)?;
+    for plan in plans {
+        let (Some(expected), Some((last, _))) = (plan.stored_version, plan.versions.last()) else {
+            continue;
+        };
+        let moved = sqlx::query(
+            "UPDATE plans SET version = ?, status = ?, last_updated = ? WHERE id = ? AND version = ?",
+        )
+        .bind(i64::from(last.version))
+        .bind(last.status.as_str())
+        .bind(timestamp(&last.last_updated))
+        .bind(last.id.to_string())
+        .bind(i64::from(expected))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::Backend(format!(
+                "plan {} moved on during the import",
+                last.id
+            )));
+        }
+    }
+    let created: Vec<(&PlanRecord, &PlanRecord)> = plans
+        .iter()
+        .filter(|p| p.stored_version.is_none())
+        .filter_map(|p| Some((&p.versions.first()?.0, &p.versions.last()?.0)))
+        .collect();
+    for chunk in created.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO plans (id, nhs_number, status, version, created, last_updated) ",
+        );
+        insert.push_values(chunk, |mut row, (first, last)| {
+            row.push_bind(last.id.to_string())
+                .push_bind(last.plan.person.nhs_number.as_str())
+                .push_bind(last.status.as_str())
+                .push_bind(i64::from(last.version))
+                .push_bind(timestamp(&first.created))
+                .push_bind(timestamp(&last.last_updated));
+        });
+        insert.build().execute(&mut *tx).await.map_err(backend)?;
+    }
+    let versions: Vec<(&PlanRecord, String)> = plans
+        .iter()
+        .flat_map(|p| p.versions.iter().map(|(record, _)| record))
+        .map(|record| Ok((record, encode(record)?)))
+        .collect::<Result<_, StoreError>>()?;
+    for chunk in versions.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO plan_versions \
+             (plan_id, version, status, last_updated, last_updated_by, document) ",
+        );
+        insert.push_values(chunk, |mut row, (record, document)| {
+            row.push_bind(record.id.to_string())
+                .push_bind(i64::from(record.version))
+                .push_bind(record.status.as_str())
+                .push_bind(timestamp(&record.last_updated))
+                .push_bind(record.last_updated_by.as_str())
+                .push_bind(document.as_str());
+        });
+        insert.build().execute(&mut *tx).await.map_err(backend)?;
+    }
+    let resources = super::first_appearances(plans);
+    for chunk in resources.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) ",
+        );
+        insert.push_values(chunk, |mut row, (key, record)| {
+            row.push_bind(key.resource_type)
+                .push_bind(key.id.as_str())
+                .push_bind(record.id.to_string())
+                .push_bind(i64::from(record.version));
+        });
+        insert.push(" ON CONFLICT (resource_type, resource_id) DO NOTHING");
+        insert.build().execute(&mut *tx).await.map_err(backend)?;
+    }
+    tx.commit().await.map_err(backend)
+}
