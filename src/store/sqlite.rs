@@ -50,6 +50,9 @@ impl SqliteStore {
                 SqliteJournalMode::Wal
             })
             .synchronous(SqliteSynchronous::Normal)
+            // Statement journals (a multi-row INSERT in a transaction needs one) in memory,
+            // not in temporary files.
+            .pragma("temp_store", "memory")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         // An in-memory database lives and dies with its one connection: keep exactly one.

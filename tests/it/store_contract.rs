@@ -607,9 +607,98 @@ async fn sqlite_history_rows_cannot_be_rewritten_or_deleted() {
         "UPDATE plan_versions SET document = '{}'",
         "DELETE FROM plan_versions",
         "DELETE FROM plans",
+        // A second copy of a stored version.
+        "INSERT INTO plan_versions (plan_id, version, status, last_updated, last_updated_by, \
+         document) SELECT plan_id, version, status, last_updated, 'x', '{}' FROM plan_versions",
     ] {
         let error = sqlx::query(statement).execute(&pool).await.err();
         assert!(error.is_some(), "{statement} must be refused");
     }
     assert_eq!(store.get(record.id).await.unwrap(), record);
+}
+
+/// Migration 0004 moves plan versions to a compact table: a database made before it keeps every
+/// version of every plan, the rules of H5 still hold, and plans are found as before.
+#[tokio::test]
+async fn sqlite_versions_made_before_the_compact_table_survive_its_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let earlier = dir.path().join("earlier-migrations");
+    std::fs::create_dir(&earlier).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for name in [
+        "0001_plans.sql",
+        "0002_resource_index.sql",
+        "0003_audit.sql",
+    ] {
+        std::fs::copy(all.join(name), earlier.join(name)).unwrap();
+    }
+    let url = format!("sqlite:{}", dir.path().join("old.db").display());
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(earlier.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let first = new_record("9990000018", test_now());
+    let second = revised(&first, "second", test_now() + Duration::minutes(5));
+    let other = new_record("9990000026", test_now());
+    let at = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    for (plan, versions) in [(&second, vec![&first, &second]), (&other, vec![&other])] {
+        sqlx::query("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(plan.id.to_string())
+            .bind(plan.plan.person.nhs_number.as_str())
+            .bind(plan.status.as_str())
+            .bind(i64::from(plan.version))
+            .bind(at(&plan.created))
+            .bind(at(&plan.last_updated))
+            .execute(&pool)
+            .await
+            .unwrap();
+        for version in versions {
+            sqlx::query("INSERT INTO plan_versions VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(version.id.to_string())
+                .bind(i64::from(version.version))
+                .bind(version.status.as_str())
+                .bind(at(&version.last_updated))
+                .bind(&version.last_updated_by)
+                .bind(serde_json::to_string(version).unwrap())
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+    pool.close().await;
+
+    let store = store::connect(&url).await.unwrap();
+    assert_eq!(store.get(second.id).await.unwrap(), second);
+    assert_eq!(store.get_version(second.id, 1).await.unwrap(), first);
+    assert_eq!(
+        store.history(second.id).await.unwrap(),
+        vec![second.clone(), first]
+    );
+    assert_eq!(
+        store
+            .find_current(&other.plan.person.nhs_number)
+            .await
+            .unwrap(),
+        Some(other)
+    );
+    let third = revised(&second, "third", test_now() + Duration::minutes(9));
+    store.update(2, &third, &[]).await.unwrap();
+    assert_eq!(store.history(second.id).await.unwrap().len(), 3);
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for statement in [
+        "UPDATE plan_versions SET document = '{}'",
+        "DELETE FROM plan_versions",
+    ] {
+        let error = sqlx::query(statement).execute(&pool).await.err();
+        assert!(
+            error.is_some(),
+            "{statement} must be refused after the migration"
+        );
+    }
 }
