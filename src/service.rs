@@ -104,7 +104,7 @@ impl PlanService {
         self.store
             .create_audited(
                 &record,
-                &crate::fhir::project(&record).keys(),
+                &crate::fhir::resource_keys(&record),
                 audit.as_ref(),
             )
             .await?;
@@ -181,7 +181,7 @@ impl PlanService {
             .update_audited(
                 expected_version,
                 &next,
-                &crate::fhir::project(&next).keys(),
+                &crate::fhir::resource_keys(&next),
                 audit.as_ref(),
             )
             .await?;
@@ -224,7 +224,7 @@ impl PlanService {
             .update_audited(
                 stored.version,
                 &next,
-                &crate::fhir::project(&next).keys(),
+                &crate::fhir::resource_keys(&next),
                 audit.as_ref(),
             )
             .await?;
@@ -253,7 +253,7 @@ impl PlanService {
             }
         }
         self.store
-            .create(&record, &crate::fhir::project(&record).keys())
+            .create(&record, &crate::fhir::resource_keys(&record))
             .await?;
         Ok(ImportOutcome::Created(record.id))
     }
@@ -285,7 +285,7 @@ impl PlanService {
                     .update(
                         stored.version,
                         &record,
-                        &crate::fhir::project(&record).keys(),
+                        &crate::fhir::resource_keys(&record),
                     )
                     .await?;
                 Ok(ImportOutcome::VersionAdded(stored.id))
@@ -646,7 +646,7 @@ fn projected(tracked: Tracked) -> ImportedPlan {
             .added
             .into_iter()
             .map(|record| {
-                let keys = crate::fhir::project(&record).keys();
+                let keys = crate::fhir::resource_keys(&record);
                 (record, keys)
             })
             .collect(),

@@ -233,7 +233,7 @@ impl PlanService {
     }
 
     async fn store_written(&self, context: &WriteContext, written: &Written) -> Result<(), Error> {
-        let keys = project(&written.record).keys();
+        let keys = crate::fhir::resource_keys(&written.record);
         match &written.before {
             None => {
                 let audit = context.audit_of(&written.record, 201);

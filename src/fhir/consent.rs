@@ -46,6 +46,24 @@ pub fn consents(record: &PlanRecord, ids: &PlanIds) -> Vec<Consent> {
     all
 }
 
+/// The ids of [`consents`], in the same order, without building the resources: consent to
+/// share, then each CPR decision and ADRT that has an id.
+pub(crate) fn consent_ids(record: &PlanRecord, ids: &PlanIds) -> Vec<String> {
+    let plan = &record.plan;
+    std::iter::once(ids.consent_to_share())
+        .chain(
+            plan.resuscitation_decisions
+                .iter()
+                .filter_map(|decision| decision.id.map(|id| ids.cpr_decision(id))),
+        )
+        .chain(
+            plan.adrts
+                .iter()
+                .filter_map(|adrt| adrt.id.map(|id| ids.adrt(id))),
+        )
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 

@@ -382,6 +382,14 @@ pub fn goals(record: &PlanRecord, ids: &PlanIds) -> Vec<Goal> {
         .collect()
 }
 
+/// The ids of [`goals`], in the same order, without building the resources.
+pub(crate) fn goal_ids(record: &PlanRecord, ids: &PlanIds) -> Vec<String> {
+    all_parts(record, ids)
+        .into_iter()
+        .map(|parts| parts.id)
+        .collect()
+}
+
 /// References to every Goal of [`goals`], in the same order, each with a display that names
 /// the preference (for `CarePlan.goal`).
 pub(crate) fn goal_references(record: &PlanRecord, ids: &PlanIds) -> Vec<Reference> {

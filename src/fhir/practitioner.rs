@@ -82,6 +82,14 @@ pub fn practitioners(record: &PlanRecord, ids: &PlanIds) -> Vec<Practitioner> {
         .collect()
 }
 
+/// The ids of [`practitioners`], in the same order, without building the resources.
+pub(crate) fn practitioner_ids(record: &PlanRecord, ids: &PlanIds) -> Vec<String> {
+    collect(record, ids)
+        .into_iter()
+        .map(|entry| entry.id)
+        .collect()
+}
+
 fn collect<'a>(record: &'a PlanRecord, ids: &PlanIds) -> Vec<Entry<'a>> {
     let plan = &record.plan;
     let mut entries: Vec<Entry<'a>> = Vec::new();

@@ -46,6 +46,15 @@ pub fn related_persons(record: &PlanRecord, ids: &PlanIds) -> Vec<RelatedPerson>
     contacts.chain(lpas).collect()
 }
 
+/// The ids of [`related_persons`], in the same order, without building the resources.
+pub(crate) fn related_person_ids(record: &PlanRecord, ids: &PlanIds) -> Vec<String> {
+    let plan = &record.plan;
+    (0..plan.contacts.len())
+        .map(|index| ids.contact(index))
+        .chain((0..plan.lpas.len()).map(|index| ids.lpa(index)))
+        .collect()
+}
+
 fn base(record: &PlanRecord, ids: &PlanIds, id: String, name: &str) -> RelatedPerson {
     let person = &record.plan.person;
     let patient_name = person

@@ -133,3 +133,43 @@ fn ids_are_unique_within_a_type_and_stable_across_versions() {
         assert_eq!(keys, later, "{name}: ids change with the version");
     }
 }
+
+/// The resource index is written from [`super::resource_keys`] (no resources built) and read
+/// back against [`project`]: the two must name the same resources, or a stored resource could
+/// not be found by its id. Every fixture, and 3,000 generated plan versions (every mix the
+/// generator makes: CPR decisions, ReSPECT, ADRTs, LPAs, contacts, care teams, several
+/// versions, places undecided or declined).
+#[test]
+fn resource_keys_name_exactly_the_resources_of_the_projection() {
+    let keys = |keys: Vec<crate::store::ResourceKey>| {
+        keys.into_iter()
+            .map(|k| format!("{}/{}", k.resource_type, k.id))
+            .collect::<Vec<_>>()
+    };
+    let mut records: Vec<PlanRecord> = fixture_records().into_iter().map(|(_, r)| r).collect();
+    let mut lines = Vec::new();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    crate::generate::generate(2_000, 7, today, &mut lines).unwrap();
+    let now = "2026-11-23T12:00:00Z".parse().unwrap();
+    for line in String::from_utf8(lines).unwrap().lines() {
+        let line: ImportRecord = serde_json::from_str(line).unwrap();
+        records.push(line.into_record(now, "generated").unwrap());
+    }
+    assert!(records.len() > 2_500, "{}", records.len());
+    let mut kinds = std::collections::BTreeSet::new();
+    for record in &records {
+        let projected = keys(project(record).keys());
+        assert_eq!(
+            keys(super::resource_keys(record)),
+            projected,
+            "plan {}",
+            record.id
+        );
+        kinds.extend(
+            projected
+                .iter()
+                .map(|k| k.split('/').next().unwrap().to_owned()),
+        );
+    }
+    assert_eq!(kinds.len(), super::RESOURCE_TYPES.len(), "{kinds:?}");
+}
