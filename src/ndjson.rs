@@ -76,7 +76,8 @@ fn describe(error: &Error) -> String {
 }
 
 /// Lines read, decided and written together (one transaction, unless a line needs its own).
-const BATCH_LINES: usize = 2_000;
+/// Larger batches mean fewer commits (each commit writes every page the batch touched).
+const BATCH_LINES: usize = 10_000;
 
 /// A line read, before its batch is imported.
 enum Read {
@@ -88,10 +89,69 @@ enum Read {
     Record,
 }
 
+/// Lines read and parsed, to be imported together.
+struct Batch {
+    /// The number of its first line (1-based).
+    first_line: u64,
+    /// Every line read, with its length in bytes.
+    lines: Vec<(usize, Read)>,
+    /// The records of its `Read::Record` lines, in order.
+    records: Vec<ImportRecord>,
+    /// Nothing is to be read after it (end of input, or `--strict` and a bad line).
+    last: bool,
+}
+
+/// Reads and parses up to [`BATCH_LINES`] records; `line_number` is the last line read before.
+async fn read_batch<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line_number: &mut u64,
+    strict: bool,
+) -> Result<Batch, ImportStopped> {
+    let mut batch = Batch {
+        first_line: *line_number + 1,
+        lines: Vec::new(),
+        records: Vec::new(),
+        last: false,
+    };
+    let mut buffer = String::new();
+    while batch.records.len() < BATCH_LINES {
+        buffer.clear();
+        let read = reader.read_line(&mut buffer).await.map_err(|e| {
+            ImportStopped::Failed(format!("reading line {}: {e}", *line_number + 1))
+        })?;
+        if read == 0 {
+            batch.last = true;
+            break;
+        }
+        *line_number += 1;
+        let text = buffer.trim();
+        if text.is_empty() {
+            batch.lines.push((read, Read::Empty));
+            continue;
+        }
+        match parse_json::<ImportRecord>(text.as_bytes()) {
+            Ok(record) => {
+                batch.records.push(record);
+                batch.lines.push((read, Read::Record));
+            }
+            Err(error) => {
+                batch.lines.push((read, Read::Bad(error)));
+                if strict {
+                    // Nothing after a bad line is imported.
+                    batch.last = true;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(batch)
+}
+
 /// Imports every line of `reader`, calling `on_line(line_number, bytes_read, result)` after
 /// each line (`None` for an empty line, which is skipped). Lines go in batches
 /// ([`PlanService::import_lines`]): the result of each line is what importing it alone would
-/// give, and a batch is stored in one transaction.
+/// give, and a batch is stored in one transaction. The next batch is read and parsed while the
+/// database stores the one before (the store works on a thread of its own), so the two overlap.
 pub async fn import<R, F>(
     service: &PlanService,
     mut reader: R,
@@ -103,45 +163,23 @@ where
     F: FnMut(u64, usize, Option<&LineResult>),
 {
     let mut summary = ImportSummary::default();
-    let mut buffer = String::new();
     let mut line_number = 0u64;
-    let mut finished = false;
-    while !finished {
-        let first_line = line_number + 1;
-        let mut read_lines: Vec<(usize, Read)> = Vec::new();
-        let mut records: Vec<ImportRecord> = Vec::new();
-        while records.len() < BATCH_LINES {
-            buffer.clear();
-            let read = reader.read_line(&mut buffer).await.map_err(|e| {
-                ImportStopped::Failed(format!("reading line {}: {e}", line_number + 1))
-            })?;
-            if read == 0 {
-                finished = true;
-                break;
+    let mut next = Some(read_batch(&mut reader, &mut line_number, strict).await?);
+    while let Some(batch) = next.take() {
+        let reading = async {
+            if batch.last {
+                Ok(None)
+            } else {
+                read_batch(&mut reader, &mut line_number, strict)
+                    .await
+                    .map(Some)
             }
-            line_number += 1;
-            let text = buffer.trim();
-            if text.is_empty() {
-                read_lines.push((read, Read::Empty));
-                continue;
-            }
-            match parse_json::<ImportRecord>(text.as_bytes()) {
-                Ok(record) => {
-                    records.push(record);
-                    read_lines.push((read, Read::Record));
-                }
-                Err(error) => {
-                    read_lines.push((read, Read::Bad(error)));
-                    if strict {
-                        // Nothing after a bad line is imported.
-                        break;
-                    }
-                }
-            }
-        }
-        let mut outcomes = service.import_lines(&records, strict).await.into_iter();
-        for (offset, (read, line)) in read_lines.into_iter().enumerate() {
-            let line_number = first_line + offset as u64;
+        };
+        let (outcomes, following) =
+            tokio::join!(service.import_lines(&batch.records, strict), reading);
+        let mut outcomes = outcomes.into_iter();
+        for (offset, (read, line)) in batch.lines.into_iter().enumerate() {
+            let line_number = batch.first_line + offset as u64;
             let outcome = match line {
                 Read::Empty => {
                     on_line(line_number, read, None);
@@ -189,6 +227,7 @@ where
                 });
             }
         }
+        next = following?;
     }
     Ok(summary)
 }
