@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use acp_fhir::config::{check_environment, Cli};
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: building and serialising FHIR resources makes many
+/// small short-lived allocations, and glibc's malloc/free were about 15% of the server's CPU
+/// under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(message) = check_environment(std::env::vars()) {

@@ -16,7 +16,6 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{Quota, RateLimiter};
-use uuid::Uuid;
 
 use super::request_id::RequestId;
 use crate::audit::AuditRecord;
@@ -129,7 +128,7 @@ fn draft(
     .map(|s| (*s).to_owned());
     let query = (!request.query_string().is_empty()).then(|| request.query_string().to_owned());
     AuditRecord {
-        id: Uuid::new_v4(),
+        id: crate::audit::new_id(),
         recorded: service.clock().now(),
         interaction: requirement.interaction.to_owned(),
         action: requirement.action.code().to_owned(),
