@@ -63,6 +63,11 @@ struct Args {
     /// How many versions the plan of `summary-deep` has.
     #[arg(long, default_value_t = 500)]
     deep_versions: u32,
+    /// Serve the database of `--database-url` as it is, without seeding: it must already hold
+    /// the plans of `--plans` and `--seed` (from `acp-fhir generate` and `import`, or an earlier
+    /// run). For measuring a large database (1,000,000 plans) more than once.
+    #[arg(long, requires = "database_url")]
+    no_seed: bool,
 }
 
 struct Target {
@@ -297,6 +302,36 @@ async fn prepare_single_and_deep(target: &mut Target, versions: u32) -> Result<(
     Ok(())
 }
 
+/// With `--no-seed`: people among the first and among the last seeded have plans in the
+/// database, so it holds the plans the scenarios ask for (ten of each end are tried: a plan
+/// whose consent to share is withdrawn is not served).
+async fn holds_the_seeded_plans(target: &Target) -> Result<(), String> {
+    let ends = [
+        target.people.iter().take(10).collect::<Vec<_>>(),
+        target.people.iter().rev().take(10).collect(),
+    ];
+    for end in ends {
+        let mut served = false;
+        for (_, id) in &end {
+            if version_of(target, id).await?.is_some() {
+                served = true;
+                break;
+            }
+        }
+        if !served {
+            let (nhs, id) = end
+                .first()
+                .copied()
+                .ok_or("--no-seed: no plans to look for")?;
+            return Err(format!(
+                "--no-seed: the database does not hold the seeded plans (none near plan {id}, \
+                 NHS number {nhs}); seed it with the same --plans and --seed first"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One request of `scenario`; `Ok(true)` if it counts as answered (2xx, or the 404 of a plan
 /// whose consent to share is withdrawn). Only the measured request is timed.
 async fn one(
@@ -418,7 +453,11 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite:{}", dir.join("load.db").display()));
-    seed(args, server, &database_url, dir)?;
+    if args.no_seed {
+        println!("not seeded: serving {database_url} as it is");
+    } else {
+        seed(args, server, &database_url, dir)?;
+    }
     let (registry, signing_key, client_key) = auth_files(dir)?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
@@ -463,6 +502,9 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
             single: None,
             deep: None,
         };
+        if args.no_seed {
+            holds_the_seeded_plans(&target).await?;
+        }
         if args.scenarios.iter().any(|s| s.starts_with("summary-")) {
             prepare_single_and_deep(&mut target, args.deep_versions).await?;
         }

@@ -52,3 +52,63 @@ fn a_tiny_load_run_reports_every_scenario_without_errors() {
         assert_eq!(errors, 0, "{row}");
     }
 }
+
+/// With `--no-seed` the harness serves a database seeded beforehand (by `generate` and
+/// `import`, as for 1,000,000 plans) as it is, and refuses one that does not hold the plans.
+#[test]
+fn the_harness_serves_a_database_seeded_beforehand_and_refuses_one_without_the_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let plans = dir.path().join("plans.ndjson");
+    let seeded = format!("sqlite:{}", dir.path().join("seeded.db").display());
+    let server = env!("CARGO_BIN_EXE_acp-fhir");
+    let generated = Command::new(server)
+        .args(["generate", "--count", "30", "--seed", "1", "--output"])
+        .arg(&plans)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    let imported = Command::new(server)
+        .args(["--database-url", &seeded, "import"])
+        .arg(&plans)
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{imported:?}");
+    let run = |database_url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_acp-load"))
+            .args(["--server", server, "--plans", "30", "--seed", "1"])
+            .args(["--requests", "20", "--warmup", "2", "--concurrency", "2"])
+            .args(["--scenarios", "summary,read", "--no-seed"])
+            .args(["--database-url", database_url])
+            .env_remove("ACP_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let output = run(&seeded);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{output:?}");
+    assert!(stdout.contains("not seeded"), "{stdout}");
+    assert!(!stdout.contains("seeded 30 plans"), "{stdout}");
+    for scenario in ["summary", "read"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {scenario} |")))
+            .unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
+        let errors: u64 = row
+            .split('|')
+            .map(str::trim)
+            .nth(7)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(errors, 0, "{row}");
+    }
+
+    let empty = format!("sqlite:{}", dir.path().join("empty.db").display());
+    let output = run(&empty);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{output:?}");
+    assert!(
+        stderr.contains("does not hold the seeded plans"),
+        "{stderr}"
+    );
+}
