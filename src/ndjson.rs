@@ -152,7 +152,32 @@ async fn read_batch<R: AsyncBufRead + Unpin>(
 /// ([`PlanService::import_lines`]): the result of each line is what importing it alone would
 /// give, and a batch is stored in one transaction. The next batch is read and parsed while the
 /// database stores the one before (the store works on a thread of its own), so the two overlap.
+///
+/// The resource index rows of the stored batches are merged when the run ends, stopped or not
+/// ([`crate::store::PlanStore::finish_import`]).
 pub async fn import<R, F>(
+    service: &PlanService,
+    reader: R,
+    strict: bool,
+    on_line: F,
+) -> Result<ImportSummary, ImportStopped>
+where
+    R: AsyncBufRead + Unpin,
+    F: FnMut(u64, usize, Option<&LineResult>),
+{
+    let imported = import_batches(service, reader, strict, on_line).await;
+    let finished =
+        service.store().finish_import().await.map_err(|e| {
+            ImportStopped::Failed(format!("indexing the imported resources failed: {e}"))
+        });
+    match (imported, finished) {
+        (Err(stopped), _) => Err(stopped),
+        (Ok(_), Err(failed)) => Err(failed),
+        (Ok(summary), Ok(())) => Ok(summary),
+    }
+}
+
+async fn import_batches<R, F>(
     service: &PlanService,
     mut reader: R,
     strict: bool,

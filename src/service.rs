@@ -181,7 +181,7 @@ impl PlanService {
             .update_audited(
                 expected_version,
                 &next,
-                &crate::fhir::resource_keys(&next),
+                &crate::fhir::new_resource_keys(Some(&stored), &next),
                 audit.as_ref(),
             )
             .await?;
@@ -224,7 +224,7 @@ impl PlanService {
             .update_audited(
                 stored.version,
                 &next,
-                &crate::fhir::resource_keys(&next),
+                &crate::fhir::new_resource_keys(Some(&stored), &next),
                 audit.as_ref(),
             )
             .await?;
@@ -285,7 +285,7 @@ impl PlanService {
                     .update(
                         stored.version,
                         &record,
-                        &crate::fhir::resource_keys(&record),
+                        &crate::fhir::new_resource_keys(Some(&stored), &record),
                     )
                     .await?;
                 Ok(ImportOutcome::VersionAdded(stored.id))

@@ -233,7 +233,7 @@ impl PlanService {
     }
 
     async fn store_written(&self, context: &WriteContext, written: &Written) -> Result<(), Error> {
-        let keys = crate::fhir::resource_keys(&written.record);
+        let keys = crate::fhir::new_resource_keys(written.before.as_ref(), &written.record);
         match &written.before {
             None => {
                 let audit = context.audit_of(&written.record, 201);

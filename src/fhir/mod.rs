@@ -109,6 +109,25 @@ pub fn resource_keys(record: &PlanRecord) -> Vec<crate::store::ResourceKey> {
     keys
 }
 
+/// The resource keys of `next` that `before` (the version it follows) does not project to:
+/// what storing `next` adds to the resource index. Every stored version had its resources
+/// indexed when it was stored, so the rest are there already. `None` is a new plan: all of them.
+pub fn new_resource_keys(
+    before: Option<&PlanRecord>,
+    next: &PlanRecord,
+) -> Vec<crate::store::ResourceKey> {
+    let keys = resource_keys(next);
+    match before {
+        Some(before) if before.id == next.id => {
+            let known: std::collections::HashSet<_> = resource_keys(before).into_iter().collect();
+            keys.into_iter()
+                .filter(|key| !known.contains(key))
+                .collect()
+        }
+        _ => keys,
+    }
+}
+
 fn id_of(id: &Option<fhirbolt::model::r4::types::Id>) -> Option<&str> {
     id.as_ref().and_then(|i| i.value.as_deref())
 }

@@ -173,3 +173,51 @@ fn resource_keys_name_exactly_the_resources_of_the_projection() {
     }
     assert_eq!(kinds.len(), super::RESOURCE_TYPES.len(), "{kinds:?}");
 }
+
+/// What an update adds to the resource index: every key of the new version that the version
+/// before did not have, and nothing else; a new plan (or a record of another plan) adds all.
+/// Over 2,000 generated plans' successive versions, some of which add resources (a decision,
+/// an ADRT, a contact) and some of which add none.
+#[test]
+fn new_resource_keys_are_the_keys_the_version_before_lacked() {
+    use std::collections::HashSet;
+    let mut lines = Vec::new();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    crate::generate::generate(2_000, 11, today, &mut lines).unwrap();
+    let now = "2026-11-23T12:00:00Z".parse().unwrap();
+    let records: Vec<PlanRecord> = String::from_utf8(lines)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let line: ImportRecord = serde_json::from_str(line).unwrap();
+            line.into_record(now, "generated").unwrap()
+        })
+        .collect();
+    let (mut adding, mut adding_none) = (0, 0);
+    for pair in records.windows(2) {
+        let (before, next) = (&pair[0], &pair[1]);
+        let all: HashSet<_> = super::resource_keys(next).into_iter().collect();
+        if before.id != next.id {
+            let added = super::new_resource_keys(Some(before), next);
+            assert_eq!(added.len(), all.len());
+            continue;
+        }
+        let known: HashSet<_> = super::resource_keys(before).into_iter().collect();
+        let added: HashSet<_> = super::new_resource_keys(Some(before), next)
+            .into_iter()
+            .collect();
+        let expected: HashSet<_> = all.difference(&known).cloned().collect();
+        assert_eq!(added, expected, "plan {} v{}", next.id, next.version);
+        if added.is_empty() {
+            adding_none += 1;
+        } else {
+            adding += 1;
+        }
+    }
+    assert!(adding > 0 && adding_none > 0, "{adding} / {adding_none}");
+    let first = &records[0];
+    assert_eq!(
+        super::new_resource_keys(None, first),
+        super::resource_keys(first)
+    );
+}

@@ -131,7 +131,16 @@ pub trait PlanStore: Send + Sync {
     /// its `stored_version`), and the resources each version projects to, as
     /// [`PlanStore::create`] and [`PlanStore::update`] would one by one. Any conflict fails the
     /// whole batch (the caller then imports it line by line to say which line).
+    ///
+    /// A backend may leave the batch's resource index rows pending until
+    /// [`PlanStore::finish_import`] (SQLite does: see `migrations/sqlite/0005`); until then
+    /// [`PlanStore::locate`] still finds them.
     async fn import_batch(&self, plans: &[ImportedPlan]) -> Result<(), StoreError>;
+    /// Ends an import: merges the resource index rows its batches left pending, in one
+    /// transaction. Harmless when there are none.
+    async fn finish_import(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Stores `record` as the next version, only if the stored version is `expected_version`,
     /// and indexes any FHIR resource it projects to for the first time, in one transaction.
     async fn update(

@@ -42,18 +42,18 @@ async fn index_resources(
     record: &PlanRecord,
     resources: &[ResourceKey],
 ) -> Result<(), StoreError> {
-    for key in resources {
-        sqlx::query(
-            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (resource_type, resource_id) DO NOTHING",
-        )
-        .bind(key.resource_type)
-        .bind(&key.id)
-        .bind(record.id.as_uuid())
-        .bind(version_i32(record.version))
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
+    for chunk in resources.chunks(super::ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) ",
+        );
+        insert.push_values(chunk, |mut row, key| {
+            row.push_bind(key.resource_type)
+                .push_bind(key.id.as_str())
+                .push_bind(record.id.as_uuid())
+                .push_bind(version_i32(record.version));
+        });
+        insert.push(" ON CONFLICT (resource_type, resource_id) DO NOTHING");
+        insert.build().execute(&mut **tx).await.map_err(backend)?;
     }
     Ok(())
 }

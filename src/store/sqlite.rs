@@ -26,6 +26,9 @@ pub struct SqliteStore {
     /// sleeps with growing back-off (writes waited over a second under load). In turn here,
     /// each starts as soon as the one before commits.
     writes: Arc<tokio::sync::Mutex<()>>,
+    /// Updates waiting for the write lock. Whoever takes the lock next writes all of them in
+    /// one transaction (group commit, see [`SqliteStore::update_audited`]).
+    updates: Arc<std::sync::Mutex<Vec<super::sqlite_batch::QueuedUpdate>>>,
 }
 
 pub(super) fn backend(error: sqlx::Error) -> StoreError {
@@ -74,15 +77,117 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        // An import that was stopped may have left index rows pending.
+        super::sqlite_batch::merge_pending_index(&pool).await?;
         Ok(Self {
             pool,
             writes: Arc::new(tokio::sync::Mutex::new(())),
+            updates: Arc::new(std::sync::Mutex::new(Vec::new())),
         })
     }
 
     /// The pool, for tests that need to hold its connections.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// One update in a transaction of its own (the write lock held by the caller).
+    async fn update_one(
+        &self,
+        expected_version: u32,
+        record: &PlanRecord,
+        resources: &[ResourceKey],
+        audit: Option<&AuditRecord>,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "UPDATE plans SET version = ?, status = ?, last_updated = ? WHERE id = ? AND version = ?",
+        )
+        .bind(i64::from(record.version))
+        .bind(record.status.as_str())
+        .bind(timestamp(&record.last_updated))
+        .bind(record.id.to_string())
+        .bind(i64::from(expected_version))
+        .execute(&mut *tx)
+        .await;
+        let updated = match updated {
+            Ok(result) => result.rows_affected(),
+            Err(error) if is_unique_violation(&error) => {
+                drop(tx);
+                let existing = self
+                    .existing_for_person(record.plan.person.nhs_number.as_str())
+                    .await?
+                    .ok_or_else(|| StoreError::Backend(error.to_string()))?;
+                return Err(StoreError::DuplicatePerson { existing });
+            }
+            Err(error) => return Err(backend(error)),
+        };
+        if updated == 0 {
+            let current = sqlx::query("SELECT version FROM plans WHERE id = ?")
+                .bind(record.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            return match current {
+                None => Err(StoreError::NotFound),
+                Some(row) => Err(StoreError::VersionConflict {
+                    current: u32::try_from(row.get::<i64, _>(0)).unwrap_or_default(),
+                }),
+            };
+        }
+        sqlx::query(
+            "INSERT INTO plan_versions (plan_id, version, status, last_updated, last_updated_by, document) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(record.id.to_string())
+        .bind(i64::from(record.version))
+        .bind(record.status.as_str())
+        .bind(timestamp(&record.last_updated))
+        .bind(&record.last_updated_by)
+        .bind(document)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        index_resources(&mut tx, record, resources).await?;
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    /// Writes a group of queued updates and answers each (the write lock held by the caller):
+    /// as one transaction when it can, else one by one, so each gets the answer it would have
+    /// had alone. A plan named twice in a group has its later updates written after the group.
+    async fn write_updates(&self, group: Vec<super::sqlite_batch::QueuedUpdate>) {
+        let mut seen = std::collections::HashSet::new();
+        let (first, later): (Vec<_>, Vec<_>) =
+            group.into_iter().partition(|u| seen.insert(u.record.id));
+        let alone = if first.len() > 1 {
+            match super::sqlite_batch::update_group(&self.pool, &first).await {
+                Ok(answers) => {
+                    for (update, answer) in first.into_iter().zip(answers) {
+                        let _ = update.done.send(answer);
+                    }
+                    Vec::new()
+                }
+                Err(_) => first,
+            }
+        } else {
+            first
+        };
+        for update in alone.into_iter().chain(later) {
+            let answer = self
+                .update_one(
+                    update.expected_version,
+                    &update.record,
+                    &update.resources,
+                    update.audit.as_ref(),
+                    &update.document,
+                )
+                .await;
+            let _ = update.done.send(answer);
+        }
     }
 
     async fn existing_for_person(&self, nhs_number: &str) -> Result<Option<PlanId>, StoreError> {
@@ -103,18 +208,19 @@ async fn index_resources(
     record: &PlanRecord,
     resources: &[ResourceKey],
 ) -> Result<(), StoreError> {
-    for key in resources {
-        sqlx::query(
-            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (resource_type, resource_id) DO NOTHING",
-        )
-        .bind(key.resource_type)
-        .bind(&key.id)
-        .bind(record.id.to_string())
-        .bind(i64::from(record.version))
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
+    let plan_id = record.id.to_string();
+    for chunk in resources.chunks(super::ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) ",
+        );
+        insert.push_values(chunk, |mut row, key| {
+            row.push_bind(key.resource_type)
+                .push_bind(key.id.as_str())
+                .push_bind(plan_id.as_str())
+                .push_bind(i64::from(record.version));
+        });
+        insert.push(" ON CONFLICT (resource_type, resource_id) DO NOTHING");
+        insert.build().execute(&mut **tx).await.map_err(backend)?;
     }
     Ok(())
 }
@@ -273,6 +379,11 @@ impl PlanStore for SqliteStore {
         super::sqlite_batch::import_batch(&self.pool, plans).await
     }
 
+    async fn finish_import(&self) -> Result<(), StoreError> {
+        let _writing = self.writes.lock().await;
+        super::sqlite_batch::merge_pending_index(&self.pool).await
+    }
+
     async fn update_audited(
         &self,
         expected_version: u32,
@@ -280,62 +391,34 @@ impl PlanStore for SqliteStore {
         resources: &[ResourceKey],
         audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
-        let document = encode(record)?;
-        let _writing = self.writes.lock().await;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let updated = sqlx::query(
-            "UPDATE plans SET version = ?, status = ?, last_updated = ? WHERE id = ? AND version = ?",
-        )
-        .bind(i64::from(record.version))
-        .bind(record.status.as_str())
-        .bind(timestamp(&record.last_updated))
-        .bind(record.id.to_string())
-        .bind(i64::from(expected_version))
-        .execute(&mut *tx)
-        .await;
-        let updated = match updated {
-            Ok(result) => result.rows_affected(),
-            Err(error) if is_unique_violation(&error) => {
-                drop(tx);
-                let existing = self
-                    .existing_for_person(record.plan.person.nhs_number.as_str())
-                    .await?
-                    .ok_or_else(|| StoreError::Backend(error.to_string()))?;
-                return Err(StoreError::DuplicatePerson { existing });
-            }
-            Err(error) => return Err(backend(error)),
+        // Group commit: queue the update, then take the write lock; whoever holds it writes
+        // every update queued by then in one transaction (one commit, and a handful of
+        // statements for the whole group instead of several per update). An update another
+        // caller's group already wrote finds the queue empty and just reads its answer.
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let queued = super::sqlite_batch::QueuedUpdate {
+            expected_version,
+            document: encode(record)?,
+            record: record.clone(),
+            resources: resources.to_vec(),
+            audit: audit.cloned(),
+            done,
         };
-        if updated == 0 {
-            let current = sqlx::query("SELECT version FROM plans WHERE id = ?")
-                .bind(record.id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-            return match current {
-                None => Err(StoreError::NotFound),
-                Some(row) => Err(StoreError::VersionConflict {
-                    current: u32::try_from(row.get::<i64, _>(0)).unwrap_or_default(),
-                }),
+        self.updates
+            .lock()
+            .map_err(|_| StoreError::Backend("update queue poisoned".into()))?
+            .push(queued);
+        {
+            let _writing = self.writes.lock().await;
+            let group = match self.updates.lock() {
+                Ok(mut queue) => std::mem::take(&mut *queue),
+                Err(_) => Vec::new(),
             };
+            self.write_updates(group).await;
         }
-        sqlx::query(
-            "INSERT INTO plan_versions (plan_id, version, status, last_updated, last_updated_by, document) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(record.id.to_string())
-        .bind(i64::from(record.version))
-        .bind(record.status.as_str())
-        .bind(timestamp(&record.last_updated))
-        .bind(&record.last_updated_by)
-        .bind(document)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        index_resources(&mut tx, record, resources).await?;
-        if let Some(audit) = audit {
-            insert_audit(&mut tx, audit).await?;
-        }
-        tx.commit().await.map_err(backend)
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the update was not written".into()))?
     }
 
     async fn list(
@@ -363,8 +446,13 @@ impl PlanStore for SqliteStore {
     }
 
     async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, StoreError> {
+        // A resource an import is still indexing is in resource_index_pending (empty but for
+        // the length of an import run; it has no index, so only a miss reads it).
         let row = sqlx::query(
-            "SELECT plan_id FROM resource_index WHERE resource_type = ? AND resource_id = ?",
+            "SELECT plan_id FROM resource_index WHERE resource_type = ?1 AND resource_id = ?2 \
+             UNION ALL SELECT * FROM (SELECT plan_id FROM resource_index_pending \
+             WHERE resource_type = ?1 AND resource_id = ?2 ORDER BY first_version LIMIT 1) \
+             LIMIT 1",
         )
         .bind(resource_type)
         .bind(id)

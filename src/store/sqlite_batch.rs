@@ -4,7 +4,7 @@
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::sqlite::backend;
-use super::{decode, encode, timestamp, ImportedPlan, StoreError, ROWS_PER_INSERT};
+use super::{decode, encode, timestamp, ImportedPlan, ResourceKey, StoreError, ROWS_PER_INSERT};
 use crate::audit::{AuditRecord, AuditedPatient};
 use crate::domain::{NhsNumber, PlanId, PlanRecord};
 
@@ -197,7 +197,8 @@ async fn write_import(
     let resources = super::first_appearances(plans);
     for chunk in resources.chunks(ROWS_PER_INSERT) {
         let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) ",
+            "INSERT INTO resource_index_pending \
+             (resource_type, resource_id, plan_id, first_version) ",
         );
         insert.push_values(chunk, |mut row, (key, record)| {
             row.push_bind(key.resource_type)
@@ -205,8 +206,182 @@ async fn write_import(
                 .push_bind(record.id.to_string())
                 .push_bind(i64::from(record.version));
         });
-        insert.push(" ON CONFLICT (resource_type, resource_id) DO NOTHING");
         insert.build().execute(&mut *tx).await.map_err(backend)?;
     }
     tx.commit().await.map_err(backend)
+}
+
+/// Moves the rows imports left in `resource_index_pending` into `resource_index`, in key order
+/// (each page of the index is written once, however many rows arrive), and empties it, in one
+/// transaction. A resource already indexed keeps its plan; of two rows for the same resource of
+/// the same plan, the earlier version is kept (what inserting them one by one would keep).
+pub(super) async fn merge_pending_index(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut connection = pool.acquire().await.map_err(backend)?;
+    let pending = sqlx::query("SELECT EXISTS (SELECT 1 FROM resource_index_pending)")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(backend)?
+        .get::<bool, _>(0);
+    if !pending {
+        return Ok(());
+    }
+    sqlx::query(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
+        .execute(&mut *connection)
+        .await
+        .map_err(backend)?;
+    let merged = merge(&mut connection).await;
+    sqlx::query(&format!("PRAGMA cache_size = -{DEFAULT_CACHE_KIB}"))
+        .execute(&mut *connection)
+        .await
+        .map_err(backend)?;
+    merged
+}
+
+async fn merge(connection: &mut sqlx::pool::PoolConnection<Sqlite>) -> Result<(), StoreError> {
+    use sqlx::Connection as _;
+    let mut tx = connection.begin().await.map_err(backend)?;
+    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+    sqlx::query(
+        "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) \
+         SELECT resource_type, resource_id, plan_id, first_version FROM resource_index_pending \
+         WHERE true ORDER BY resource_type, resource_id, first_version \
+         ON CONFLICT (resource_type, resource_id) DO UPDATE SET first_version = excluded.first_version \
+         WHERE excluded.plan_id = resource_index.plan_id \
+         AND excluded.first_version < resource_index.first_version",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("DELETE FROM resource_index_pending")
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)
+}
+
+/// An update waiting in the group commit queue, with where to send its answer.
+pub(super) struct QueuedUpdate {
+    pub expected_version: u32,
+    pub record: PlanRecord,
+    pub document: String,
+    pub resources: Vec<ResourceKey>,
+    pub audit: Option<AuditRecord>,
+    pub done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Writes updates of distinct plans in one transaction, a few statements for the whole group:
+/// one `UPDATE … FROM (VALUES …)` moves every plan still at its expected version (H4, as the
+/// single update does) and says which moved; their versions, new resource index rows and audit
+/// records follow as multi-row inserts. Each update's answer is what it would have had alone
+/// (done, a version conflict, not found). `Err` if the group could not be written (nothing
+/// was): the caller then writes the updates one by one, which say which of them failed.
+pub(super) async fn update_group(
+    pool: &SqlitePool,
+    group: &[QueuedUpdate],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut answers = Vec::with_capacity(group.len());
+    let mut tx = pool.begin().await.map_err(backend)?;
+    for chunk in group.chunks(ROWS_PER_INSERT) {
+        answers.extend(update_chunk(&mut tx, chunk).await?);
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(answers)
+}
+
+async fn update_chunk(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    chunk: &[QueuedUpdate],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut moving = QueryBuilder::<Sqlite>::new(
+        "UPDATE plans SET version = moved.column3, status = moved.column4, \
+         last_updated = moved.column5 FROM (",
+    );
+    moving.push_values(chunk, |mut row, update| {
+        let record = &update.record;
+        row.push_bind(record.id.to_string())
+            .push_bind(i64::from(update.expected_version))
+            .push_bind(i64::from(record.version))
+            .push_bind(record.status.as_str())
+            .push_bind(timestamp(&record.last_updated));
+    });
+    moving.push(
+        ") AS moved WHERE plans.id = moved.column1 AND plans.version = moved.column2 \
+         RETURNING plans.id",
+    );
+    let moved: std::collections::HashSet<String> = moving
+        .build()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect();
+    let (done, stayed): (Vec<&QueuedUpdate>, Vec<&QueuedUpdate>) = chunk
+        .iter()
+        .partition(|u| moved.contains(&u.record.id.to_string()));
+    if !done.is_empty() {
+        let mut versions = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO plan_versions \
+             (plan_id, version, status, last_updated, last_updated_by, document) ",
+        );
+        versions.push_values(&done, |mut row, update| {
+            let record = &update.record;
+            row.push_bind(record.id.to_string())
+                .push_bind(i64::from(record.version))
+                .push_bind(record.status.as_str())
+                .push_bind(timestamp(&record.last_updated))
+                .push_bind(record.last_updated_by.as_str())
+                .push_bind(update.document.as_str());
+        });
+        versions.build().execute(&mut **tx).await.map_err(backend)?;
+    }
+    let keys: Vec<(&ResourceKey, &PlanRecord)> = done
+        .iter()
+        .flat_map(|u| u.resources.iter().map(move |key| (key, &u.record)))
+        .collect();
+    for part in keys.chunks(ROWS_PER_INSERT) {
+        let mut index = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO resource_index (resource_type, resource_id, plan_id, first_version) ",
+        );
+        index.push_values(part, |mut row, (key, record)| {
+            row.push_bind(key.resource_type)
+                .push_bind(key.id.as_str())
+                .push_bind(record.id.to_string())
+                .push_bind(i64::from(record.version));
+        });
+        index.push(" ON CONFLICT (resource_type, resource_id) DO NOTHING");
+        index.build().execute(&mut **tx).await.map_err(backend)?;
+    }
+    let audits: Vec<AuditRecord> = done.iter().filter_map(|u| u.audit.clone()).collect();
+    if !audits.is_empty() {
+        insert_audits(tx, &audits).await?;
+    }
+    let mut current = std::collections::HashMap::new();
+    if !stayed.is_empty() {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT id, version FROM plans WHERE id IN (");
+        let mut list = query.separated(", ");
+        for update in &stayed {
+            list.push_bind(update.record.id.to_string());
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut **tx).await.map_err(backend)? {
+            current.insert(row.get::<String, _>(0), row.get::<i64, _>(1));
+        }
+    }
+    Ok(chunk
+        .iter()
+        .map(|update| {
+            let id = update.record.id.to_string();
+            if moved.contains(&id) {
+                Ok(())
+            } else {
+                match current.get(&id) {
+                    None => Err(StoreError::NotFound),
+                    Some(version) => Err(StoreError::VersionConflict {
+                        current: u32::try_from(*version).unwrap_or_default(),
+                    }),
+                }
+            }
+        })
+        .collect())
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use acp_fhir::audit::{AuditQuery, AuditRecord, AuditedPatient, DateBound};
 use acp_fhir::domain::{PlanContent, PlanEnd, PlanId, PlanRecord, PlanStatus};
-use acp_fhir::store::{self, PlanStore, ResourceKey, StoreError};
+use acp_fhir::store::{self, ImportedPlan, PlanStore, ResourceKey, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -328,6 +328,83 @@ async fn resources_are_located_by_type_and_id(store: Arc<dyn PlanStore>) {
     assert_eq!(store.locate("Goal", "g-rival").await.unwrap(), None);
 }
 
+fn keys(kind: &'static str, ids: &[&str]) -> Vec<ResourceKey> {
+    ids.iter()
+        .map(|id| ResourceKey {
+            resource_type: kind,
+            id: (*id).to_owned(),
+        })
+        .collect()
+}
+
+/// An import batch's resources are found by id as soon as the batch is stored (a backend may
+/// keep them pending until the import ends), and after `finish_import` just the same; a
+/// resource already indexed keeps its plan.
+async fn imported_resources_are_located_before_and_after_the_import_ends(
+    store: Arc<dyn PlanStore>,
+) {
+    let existing = new_record("9990000018", test_now());
+    store
+        .create(&existing, &keys("Consent", &["shared"]))
+        .await
+        .unwrap();
+    let first = new_record("9990000026", test_now());
+    let second = revised(&first, "v2", test_now());
+    let other = new_record("9990000034", test_now());
+    let batch = vec![
+        ImportedPlan {
+            stored_version: None,
+            versions: vec![
+                (first.clone(), keys("Goal", &["g-a", "g-b"])),
+                (second.clone(), keys("Goal", &["g-a", "g-c"])),
+            ],
+        },
+        ImportedPlan {
+            stored_version: None,
+            versions: vec![(other.clone(), keys("Consent", &["c-other", "shared"]))],
+        },
+    ];
+    store.import_batch(&batch).await.unwrap();
+    let located: Vec<(&str, &str, PlanId)> = vec![
+        ("Goal", "g-a", first.id),
+        ("Goal", "g-b", first.id),
+        ("Goal", "g-c", first.id),
+        ("Consent", "c-other", other.id),
+        ("Consent", "shared", existing.id),
+    ];
+    for (kind, id, plan) in &located {
+        assert_eq!(
+            store.locate(kind, id).await.unwrap(),
+            Some(*plan),
+            "{kind}/{id} before finish"
+        );
+    }
+    assert_eq!(store.locate("Goal", "g-none").await.unwrap(), None);
+    store.finish_import().await.unwrap();
+    for (kind, id, plan) in &located {
+        assert_eq!(
+            store.locate(kind, id).await.unwrap(),
+            Some(*plan),
+            "{kind}/{id} after finish"
+        );
+    }
+    // A second run adds a version to a stored plan; finishing twice changes nothing.
+    let third = revised(&second, "v3", test_now());
+    store
+        .import_batch(&[ImportedPlan {
+            stored_version: Some(2),
+            versions: vec![(third.clone(), keys("Goal", &["g-a", "g-d"]))],
+        }])
+        .await
+        .unwrap();
+    store.finish_import().await.unwrap();
+    store.finish_import().await.unwrap();
+    assert_eq!(store.locate("Goal", "g-d").await.unwrap(), Some(first.id));
+    assert_eq!(store.locate("Goal", "g-a").await.unwrap(), Some(first.id));
+    assert_eq!(store.get(first.id).await.unwrap(), third);
+    assert_eq!(store.history(first.id).await.unwrap().len(), 3);
+}
+
 async fn ping_answers(store: Arc<dyn PlanStore>) {
     store.ping().await.unwrap();
 }
@@ -468,6 +545,77 @@ async fn an_audit_record_is_written_with_its_write_or_not_at_all(store: Arc<dyn 
     assert_eq!(store.get_audit(refused.id).await.unwrap(), None);
 }
 
+/// Many updates at once (a backend may write them as one group): each gets the answer it would
+/// have had alone. Every plan moves once; a stale update is a conflict that writes nothing,
+/// not even its audit record; an unknown plan is not found; resources of the winners are
+/// indexed.
+async fn concurrent_updates_of_many_plans_each_get_their_own_answer(store: Arc<dyn PlanStore>) {
+    let now = test_now();
+    let numbers: Vec<String> = test_nhs_numbers().skip(200).take(24).collect();
+    let mut plans = Vec::new();
+    for number in &numbers {
+        let record = new_record(number, now);
+        store.create(&record, &[]).await.unwrap();
+        plans.push(record);
+    }
+    let mut tasks = Vec::new();
+    for (n, plan) in plans.iter().enumerate() {
+        let next = revised(plan, &format!("update {n}"), now);
+        let expected = if n % 3 == 0 { 9 } else { 1 };
+        let recorded = audit(
+            "group",
+            Some(("p", plan.plan.person.nhs_number.as_str())),
+            now,
+        );
+        let resource = keys("Goal", &[&format!("group-goal-{n}")]);
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let answer = store
+                .update_audited(expected, &next, &resource, Some(&recorded))
+                .await;
+            (n, expected, recorded.id, answer)
+        }));
+    }
+    let unknown = revised(&new_record("9990000018", now), "nobody", now);
+    let lost = {
+        let store = store.clone();
+        tokio::spawn(async move { store.update(1, &unknown, &[]).await })
+    };
+    for task in tasks {
+        let (n, expected, audit_id, answer) = task.await.unwrap();
+        let plan = &plans[n];
+        let stored = store.get(plan.id).await.unwrap();
+        let located = store
+            .locate("Goal", &format!("group-goal-{n}"))
+            .await
+            .unwrap();
+        let audited = store.get_audit(audit_id).await.unwrap();
+        if expected == 1 {
+            answer.unwrap();
+            assert_eq!(stored.version, 2, "plan {n}");
+            assert_eq!(
+                stored.plan.special_note.as_deref(),
+                Some(format!("update {n}").as_str())
+            );
+            assert_eq!(located, Some(plan.id), "plan {n}");
+            assert!(audited.is_some(), "plan {n}");
+        } else {
+            assert!(
+                matches!(answer, Err(StoreError::VersionConflict { current: 1 })),
+                "plan {n}: {answer:?}"
+            );
+            assert_eq!(stored.version, 1, "plan {n}");
+            assert_eq!(located, None, "plan {n}");
+            assert!(audited.is_none(), "plan {n}");
+        }
+        assert_eq!(
+            store.history(plan.id).await.unwrap().len(),
+            stored.version as usize
+        );
+    }
+    assert!(matches!(lost.await.unwrap(), Err(StoreError::NotFound)));
+}
+
 async fn an_assertion_id_is_accepted_once_within_its_lifetime(store: Arc<dyn PlanStore>) {
     let t0 = test_now();
     let expires = t0 + Duration::seconds(60);
@@ -514,10 +662,12 @@ macro_rules! contract_suite {
                 text_and_time_zones_come_back_exactly,
                 concurrent_updates_of_one_version_give_one_winner,
                 resources_are_located_by_type_and_id,
+                imported_resources_are_located_before_and_after_the_import_ends,
                 ping_answers,
                 audit_records_are_found_by_each_criterion_newest_first,
                 an_audit_record_is_written_with_its_write_or_not_at_all,
-                an_assertion_id_is_accepted_once_within_its_lifetime
+                an_assertion_id_is_accepted_once_within_its_lifetime,
+                concurrent_updates_of_many_plans_each_get_their_own_answer
             );
         }
     };
@@ -701,4 +851,48 @@ async fn sqlite_versions_made_before_the_compact_table_survive_its_migration() {
             "{statement} must be refused after the migration"
         );
     }
+}
+
+/// An import stopped before it ended leaves resource index rows pending; opening the database
+/// merges them, and every resource is still found by id.
+#[tokio::test]
+async fn sqlite_index_rows_left_by_a_stopped_import_are_merged_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("stopped.db").display());
+    let plan = new_record("9990000018", test_now());
+    {
+        let store = store::connect(&url).await.unwrap();
+        store
+            .import_batch(&[ImportedPlan {
+                stored_version: None,
+                versions: vec![(plan.clone(), keys("Goal", &["g-1", "g-2"]))],
+            }])
+            .await
+            .unwrap();
+    }
+    let pending = |pool: sqlx::SqlitePool| async move {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM resource_index_pending")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        count
+    };
+    assert_eq!(
+        pending(sqlx::SqlitePool::connect(&url).await.unwrap()).await,
+        2
+    );
+    let store = store::connect(&url).await.unwrap();
+    assert_eq!(
+        pending(sqlx::SqlitePool::connect(&url).await.unwrap()).await,
+        0
+    );
+    for id in ["g-1", "g-2"] {
+        assert_eq!(store.locate("Goal", id).await.unwrap(), Some(plan.id));
+    }
+    let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM resource_index")
+        .fetch_one(&sqlx::SqlitePool::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(indexed, 2);
 }
