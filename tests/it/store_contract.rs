@@ -896,3 +896,32 @@ async fn sqlite_index_rows_left_by_a_stopped_import_are_merged_on_open() {
         .unwrap();
     assert_eq!(indexed, 2);
 }
+
+/// The merge of an import's resource index rows skips foreign key checks on its connection
+/// (every row's plan was written with it); the connection goes back to the pool checking them.
+#[tokio::test]
+async fn sqlite_foreign_keys_are_checked_again_after_an_import_ends() {
+    let store = store::SqliteStore::connect("sqlite::memory:", &Default::default())
+        .await
+        .unwrap();
+    let plan = new_record("9990000018", test_now());
+    store
+        .import_batch(&[ImportedPlan {
+            stored_version: None,
+            versions: vec![(plan.clone(), keys("Goal", &["g-1"]))],
+        }])
+        .await
+        .unwrap();
+    store.finish_import().await.unwrap();
+    assert_eq!(store.locate("Goal", "g-1").await.unwrap(), Some(plan.id));
+    let checked: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(checked, 1);
+    let orphan =
+        sqlx::query("INSERT INTO resource_index VALUES ('Goal', 'g-2', 'no-such-plan', 1)")
+            .execute(store.pool())
+            .await;
+    assert!(orphan.is_err(), "a row without its plan was accepted");
+}
