@@ -883,6 +883,9 @@ async fn sqlite_index_rows_left_by_a_stopped_import_are_merged_on_open() {
         2
     );
     let store = store::connect(&url).await.unwrap();
+    // The merged index is checkpointed into the database: the write-ahead log is emptied.
+    let wal = dir.path().join("stopped.db-wal");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
     assert_eq!(
         pending(sqlx::SqlitePool::connect(&url).await.unwrap()).await,
         0
