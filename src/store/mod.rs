@@ -6,6 +6,8 @@ mod postgres;
 mod postgres_batch;
 mod sqlite;
 mod sqlite_batch;
+mod sqlite_checkpoint;
+mod sqlite_read;
 
 use std::sync::Arc;
 use std::time::Duration;

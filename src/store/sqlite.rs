@@ -9,6 +9,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::sqlite_checkpoint::Checkpointer;
+use super::sqlite_read::{DirectReads, Miss};
 use super::{
     decode, encode, timestamp, ImportedPlan, PlanStore, ResourceKey, StoreError, StoreOptions,
 };
@@ -29,6 +31,10 @@ pub struct SqliteStore {
     /// Updates waiting for the write lock. Whoever takes the lock next writes all of them in
     /// one transaction (group commit, see [`SqliteStore::update_audited`]).
     updates: Arc<std::sync::Mutex<Vec<super::sqlite_batch::QueuedUpdate>>>,
+    /// Point reads on the calling thread (a file database; see [`super::sqlite_read`]).
+    direct: Option<Arc<DirectReads>>,
+    /// Checkpoints the write-ahead log while any clone of the store is alive.
+    _checkpointer: Option<Arc<Checkpointer>>,
 }
 
 pub(super) fn backend(error: sqlx::Error) -> StoreError {
@@ -58,6 +64,17 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // A file database is checkpointed by a thread of its own, not inside commits.
+        let checkpointer = if in_memory {
+            None
+        } else {
+            Checkpointer::start(options.get_filename()).map(Arc::new)
+        };
+        let options = if checkpointer.is_some() {
+            options.pragma("wal_autocheckpoint", "0")
+        } else {
+            options
+        };
         // An in-memory database lives and dies with its one connection: keep exactly one.
         let pool_options = if in_memory {
             SqlitePoolOptions::new()
@@ -68,6 +85,7 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(settings.pool_size)
         };
+        let direct = (!in_memory).then(|| Arc::new(DirectReads::new(options.get_filename())));
         let pool = pool_options
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
@@ -83,6 +101,8 @@ impl SqliteStore {
             pool,
             writes: Arc::new(tokio::sync::Mutex::new(())),
             updates: Arc::new(std::sync::Mutex::new(Vec::new())),
+            direct,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -299,6 +319,11 @@ impl PlanStore for SqliteStore {
     }
 
     async fn get(&self, id: PlanId) -> Result<PlanRecord, StoreError> {
+        match self.direct.as_ref().map(|direct| direct.get(id)) {
+            Some(Ok(found)) => return found.ok_or(StoreError::NotFound),
+            Some(Err(Miss::Failed(error))) => return Err(error),
+            Some(Err(Miss::Fallback)) | None => {}
+        }
         let row = sqlx::query(
             "SELECT v.document FROM plans p \
              JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version WHERE p.id = ?",
@@ -338,6 +363,15 @@ impl PlanStore for SqliteStore {
     }
 
     async fn find_current(&self, nhs_number: &NhsNumber) -> Result<Option<PlanRecord>, StoreError> {
+        match self
+            .direct
+            .as_ref()
+            .map(|direct| direct.find_current(nhs_number))
+        {
+            Some(Ok(found)) => return Ok(found),
+            Some(Err(Miss::Failed(error))) => return Err(error),
+            Some(Err(Miss::Fallback)) | None => {}
+        }
         let row = sqlx::query(&format!(
             "SELECT v.document FROM plans p \
              JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version \
@@ -446,6 +480,16 @@ impl PlanStore for SqliteStore {
     }
 
     async fn locate(&self, resource_type: &str, id: &str) -> Result<Option<PlanId>, StoreError> {
+        match self
+            .direct
+            .as_ref()
+            .map(|direct| direct.locate(resource_type, id))
+        {
+            Some(Ok(Some(plan))) => return parse_id(&plan).map(Some),
+            Some(Err(Miss::Failed(error))) => return Err(error),
+            // Not in the merged index: the pooled query also reads rows an import left pending.
+            Some(Ok(None)) | Some(Err(Miss::Fallback)) | None => {}
+        }
         // A resource an import is still indexing is in resource_index_pending (empty but for
         // the length of an import run; it has no index, so only a miss reads it).
         let row = sqlx::query(

@@ -928,3 +928,85 @@ async fn sqlite_foreign_keys_are_checked_again_after_an_import_ends() {
             .await;
     assert!(orphan.is_err(), "a row without its plan was accepted");
 }
+
+/// On a SQLite file, the summary's lookup, reads by id and resource lookups are answered on the
+/// calling thread, not through the pool: they answer while every pooled connection is taken
+/// and a write transaction is open, show only what was committed (an uncommitted revocation
+/// is not seen, H1), and see each commit by the very next read (a revision, then a
+/// revocation: no longer the plan of record).
+#[tokio::test]
+async fn sqlite_file_reads_answer_without_the_pool_and_see_only_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("direct.db").display());
+    let options = store::StoreOptions {
+        pool_size: 1,
+        acquire_timeout: std::time::Duration::from_millis(300),
+    };
+    let store = store::SqliteStore::connect(&url, &options).await.unwrap();
+    let first = new_record("9990000018", test_now());
+    let number = first.plan.person.nhs_number.clone();
+    store.create(&first, &keys("Goal", &["g-1"])).await.unwrap();
+
+    // The pool's only connection holds an open write transaction revoking the plan.
+    let mut writing = store.pool().begin().await.unwrap();
+    sqlx::query("UPDATE plans SET status = 'revoked' WHERE id = ?")
+        .bind(first.id.to_string())
+        .execute(&mut *writing)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_current(&number).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get(first.id).await.unwrap(), first);
+    assert_eq!(store.locate("Goal", "g-1").await.unwrap(), Some(first.id));
+    // The pooled path really is blocked: a read that needs it times out.
+    assert!(store.get_version(first.id, 1).await.is_err());
+    writing.rollback().await.unwrap();
+
+    let second = revised(&first, "key safe 1234", test_now() + Duration::minutes(1));
+    store.update(1, &second, &[]).await.unwrap();
+    assert_eq!(store.get(first.id).await.unwrap(), second);
+    assert_eq!(
+        store.find_current(&number).await.unwrap(),
+        Some(second.clone())
+    );
+
+    let ended = second
+        .end(
+            PlanEnd::Revoke,
+            "moved away",
+            test_now() + Duration::minutes(2),
+            "contract",
+        )
+        .unwrap();
+    store.update(2, &ended, &[]).await.unwrap();
+    assert_eq!(store.find_current(&number).await.unwrap(), None);
+    assert_eq!(
+        store.get(first.id).await.unwrap().status,
+        PlanStatus::Revoked
+    );
+}
+
+/// A file database's commits never checkpoint the write-ahead log (the store's own thread
+/// does, off the commit path); an in-memory database has no log to checkpoint and keeps
+/// SQLite's default.
+#[tokio::test]
+async fn sqlite_commits_leave_checkpoints_to_the_store_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("log.db").display());
+    let automatic = |store: store::SqliteStore| async move {
+        sqlx::query_scalar::<_, i64>("PRAGMA wal_autocheckpoint")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    };
+    let file = store::SqliteStore::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(automatic(file).await, 0);
+    let memory = store::SqliteStore::connect("sqlite::memory:", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(automatic(memory).await, 1000);
+}
