@@ -64,11 +64,12 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
         // A file database is checkpointed by a thread of its own, not inside commits.
         let checkpointer = if in_memory {
             None
         } else {
-            Checkpointer::start(options.get_filename()).map(Arc::new)
+            Checkpointer::start(options.get_filename(), writes.clone()).map(Arc::new)
         };
         let options = if checkpointer.is_some() {
             options.pragma("wal_autocheckpoint", "0")
@@ -99,7 +100,7 @@ impl SqliteStore {
         super::sqlite_batch::merge_pending_index(&pool).await?;
         Ok(Self {
             pool,
-            writes: Arc::new(tokio::sync::Mutex::new(())),
+            writes,
             updates: Arc::new(std::sync::Mutex::new(Vec::new())),
             direct,
             _checkpointer: checkpointer,

@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -42,17 +43,22 @@ pub(super) fn checkpoint(connection: &Connection) -> Result<(i64, i64), rusqlite
 }
 
 /// One tick of the thread: a passive checkpoint, then, if the log file at `log` has grown
-/// past `limit` bytes, a truncating one. Returns whether the log was truncated.
+/// past `limit` bytes, a truncating one, holding the store's write lock `writes` so that the
+/// store's writers queue on it and start the moment it is done (waiting in SQLite's busy
+/// handler instead, which sleeps with growing back-off, stalled audit commits for seconds).
+/// Returns whether the log was truncated.
 pub(super) fn tick(
     connection: &Connection,
     log: &Path,
     limit: u64,
+    writes: &tokio::sync::Mutex<()>,
 ) -> Result<bool, rusqlite::Error> {
     checkpoint(connection)?;
     let size = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
     if size <= limit {
         return Ok(false);
     }
+    let _writing = writes.blocking_lock();
     let busy: i64 =
         connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
     Ok(busy == 0)
@@ -73,7 +79,7 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
 impl Checkpointer {
     /// Starts checkpointing the database at `path`; `None` if no thread could be started (the
     /// caller then leaves automatic checkpoints on).
-    pub(super) fn start(path: &Path) -> Option<Self> {
+    pub(super) fn start(path: &Path, writes: Arc<tokio::sync::Mutex<()>>) -> Option<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let path: PathBuf = path.to_path_buf();
         let log = log_path(&path);
@@ -86,7 +92,7 @@ impl Checkpointer {
                     // The store is gone (its connections have checkpointed on closing).
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
-                match tick(&connection, &log, LOG_LIMIT) {
+                match tick(&connection, &log, LOG_LIMIT, &writes) {
                     Ok(_) => {}
                     // Another connection holds the database (recovering the log when it
                     // opened, an import's merge): the next tick tries again.
@@ -166,16 +172,17 @@ mod tests {
             .execute_batch("BEGIN; SELECT count(*) FROM t;")
             .unwrap();
         let checkpointing = open(&path).unwrap();
-        assert!(!tick(&checkpointing, &log, u64::MAX).unwrap());
+        let writes = tokio::sync::Mutex::new(());
+        assert!(!tick(&checkpointing, &log, u64::MAX, &writes).unwrap());
         write(500);
         let grown = std::fs::metadata(&log).unwrap().len();
         assert!(grown > 2_000_000, "log of {grown} bytes");
         // Below the limit nothing but the passive copy happens.
-        assert!(!tick(&checkpointing, &log, grown).unwrap());
+        assert!(!tick(&checkpointing, &log, grown, &writes).unwrap());
         assert_eq!(std::fs::metadata(&log).unwrap().len(), grown);
         // Past it, once the old snapshot's reader is done, the log is emptied.
         reader.execute_batch("COMMIT").unwrap();
-        assert!(tick(&checkpointing, &log, 1_000_000).unwrap());
+        assert!(tick(&checkpointing, &log, 1_000_000, &writes).unwrap());
         assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
         // Nothing was lost.
         let rows: i64 = checkpointing
