@@ -115,22 +115,33 @@ impl Checkpointer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_checkpoint_copies_the_whole_log_while_a_writer_has_automatic_ones_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log.db");
-        let writer = open(&path).unwrap();
+    /// A connection on a new WAL database with automatic checkpoints off, as the store's are.
+    fn wal_writer(path: &Path) -> Connection {
+        let writer = open(path).unwrap();
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
                  CREATE TABLE t (x TEXT);",
             )
             .unwrap();
-        for _ in 0..2_000 {
+        writer
+    }
+
+    /// Commits `rows` rows of 2,000 bytes, one transaction each.
+    fn write(writer: &Connection, rows: usize) {
+        for _ in 0..rows {
             writer
                 .execute("INSERT INTO t VALUES (?1)", [&"x".repeat(2_000)])
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn a_checkpoint_copies_the_whole_log_while_a_writer_has_automatic_ones_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let writer = wal_writer(&path);
+        write(&writer, 2_000);
         // More than 1,000 pages written, none copied: the writer's commits did not checkpoint.
         let checkpointing = open(&path).unwrap();
         let wal = path.with_file_name("log.db-wal");
@@ -150,21 +161,8 @@ mod tests {
         let path = dir.path().join("grow.db");
         let log = log_path(&path);
         assert_eq!(log, dir.path().join("grow.db-wal"));
-        let writer = open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
-                 CREATE TABLE t (x TEXT);",
-            )
-            .unwrap();
-        let write = |rows: usize| {
-            for _ in 0..rows {
-                writer
-                    .execute("INSERT INTO t VALUES (?1)", [&"x".repeat(2_000)])
-                    .unwrap();
-            }
-        };
-        write(500);
+        let writer = wal_writer(&path);
+        write(&writer, 500);
         // A reader in the middle of a read keeps the log from starting again after a passive
         // checkpoint: the writer's next commits grow the file.
         let reader = open(&path).unwrap();
@@ -174,7 +172,7 @@ mod tests {
         let checkpointing = open(&path).unwrap();
         let writes = tokio::sync::Mutex::new(());
         assert!(!tick(&checkpointing, &log, u64::MAX, &writes).unwrap());
-        write(500);
+        write(&writer, 500);
         let grown = std::fs::metadata(&log).unwrap().len();
         assert!(grown > 2_000_000, "log of {grown} bytes");
         // Below the limit nothing but the passive copy happens.
