@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::sqlite_audit::AuditAppender;
 use super::sqlite_checkpoint::Checkpointer;
 use super::sqlite_read::{DirectReads, Miss};
 use super::{
@@ -35,6 +36,9 @@ pub struct SqliteStore {
     direct: Option<Arc<DirectReads>>,
     /// Checkpoints the write-ahead log while any clone of the store is alive.
     _checkpointer: Option<Arc<Checkpointer>>,
+    /// Writes request audit records on a connection of its own (a file database; see
+    /// [`super::sqlite_audit`]).
+    audits: Option<Arc<AuditAppender>>,
 }
 
 pub(super) fn backend(error: sqlx::Error) -> StoreError {
@@ -87,6 +91,7 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(settings.pool_size)
         };
         let direct = (!in_memory).then(|| Arc::new(DirectReads::new(options.get_filename())));
+        let path = options.get_filename().to_path_buf();
         let pool = pool_options
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
@@ -98,12 +103,18 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         // An import that was stopped may have left index rows pending.
         super::sqlite_batch::merge_pending_index(&pool).await?;
+        let audits = if in_memory {
+            None
+        } else {
+            AuditAppender::start(&path, checkpointer.is_none(), writes.clone()).map(Arc::new)
+        };
         Ok(Self {
             pool,
             writes,
             updates: Arc::new(std::sync::Mutex::new(Vec::new())),
             direct,
             _checkpointer: checkpointer,
+            audits,
         })
     }
 
@@ -517,6 +528,9 @@ impl PlanStore for SqliteStore {
     }
 
     async fn append_audits(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if let Some(audits) = &self.audits {
+            return audits.append(records).await;
+        }
         let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         super::sqlite_batch::insert_audits(&mut tx, records).await?;

@@ -1,0 +1,286 @@
+//! Request audit records written on a connection and a thread of their own.
+//!
+//! Every request's audit record is committed before its answer leaves (the group commit of
+//! [`crate::audit::AuditWriter`]), so this write is on every request's path. Through the pool
+//! each batch took a pool acquire and four statements, each handed to the connection's sqlx
+//! thread and its result handed back (two wake-ups a statement), and, as the pool's
+//! connections take turns, a page cache emptied by the other connections' commits: a profile
+//! of the summary scenario had the pool's threads on a fifth of the machine, a third of that
+//! reading back pages. Here one long-lived connection, on one thread, writes every batch with
+//! its two statements prepared once: one hand-off a batch, and a page cache that only other
+//! writers (plan updates) empty.
+//!
+//! The thread takes the store's in-process write lock around each transaction, as every writer
+//! of the store does, so it never meets another writer in SQLite's sleeping busy handler. It
+//! ends when the last clone of the store is dropped.
+
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::{timestamp, StoreError};
+use crate::audit::AuditRecord;
+
+const INSERT_EVENT: &str = "INSERT INTO audit_events \
+     (id, recorded, client_id, end_user, entity_type, entity_id, document) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+const INSERT_PATIENT: &str =
+    "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) VALUES (?1, ?2, ?3)";
+
+/// How long a batch waits for another process's write to finish.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+
+type Job = (Vec<AuditRecord>, oneshot::Sender<Result<(), StoreError>>);
+
+/// The audit-writing thread of one SQLite file; dropping it stops the thread.
+pub(super) struct AuditAppender {
+    jobs: mpsc::Sender<Job>,
+}
+
+fn failed(error: rusqlite::Error) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Unavailable(error.to_string())
+        }
+        _ => StoreError::Backend(error.to_string()),
+    }
+}
+
+/// A connection set as the pool's are (`checkpoints`: whether it may checkpoint in a commit).
+fn open(path: &Path, checkpoints: bool) -> Result<Connection, rusqlite::Error> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_WAIT)?;
+    connection.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )?;
+    if !checkpoints {
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
+    Ok(connection)
+}
+
+/// Writes `records` in one transaction, holding `writes` (the store's write lock).
+fn write(
+    connection: &mut Connection,
+    records: &[AuditRecord],
+    writes: &tokio::sync::Mutex<()>,
+) -> Result<(), StoreError> {
+    let documents = records
+        .iter()
+        .map(crate::audit::encode)
+        .collect::<Result<Vec<_>, _>>()?;
+    let _writing = writes.blocking_lock();
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed)?;
+    {
+        let mut events = transaction.prepare_cached(INSERT_EVENT).map_err(failed)?;
+        let mut patients = transaction.prepare_cached(INSERT_PATIENT).map_err(failed)?;
+        for (record, document) in records.iter().zip(&documents) {
+            let id = record.id.to_string();
+            events
+                .execute(params![
+                    id,
+                    timestamp(&record.recorded),
+                    record.client_id,
+                    record.end_user,
+                    record.resource_type,
+                    record.resource_id,
+                    document,
+                ])
+                .map_err(failed)?;
+            for patient in &record.patients {
+                patients
+                    .execute(params![id, patient.patient_id, patient.nhs_number])
+                    .map_err(failed)?;
+            }
+        }
+    }
+    transaction.commit().map_err(failed)
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the audit thread has stopped".into())
+}
+
+impl AuditAppender {
+    /// Starts the thread on the database at `path` (created and migrated); `None` if its
+    /// connection or thread could not be started (the store then writes through its pool).
+    pub(super) fn start(
+        path: &Path,
+        checkpoints: bool,
+        writes: Arc<tokio::sync::Mutex<()>>,
+    ) -> Option<Self> {
+        let mut connection = open(path, checkpoints).ok()?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-audit".into())
+            .spawn(move || {
+                // Ends when every sender (the store's clones) is gone.
+                while let Ok((records, done)) = queue.recv() {
+                    let _ = done.send(write(&mut connection, &records, &writes));
+                }
+            })
+            .ok()?;
+        Some(Self { jobs })
+    }
+
+    /// Stores `records` in one transaction: all of them or none.
+    pub(super) async fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let (done, written) = oneshot::channel();
+        self.jobs
+            .send((records.to_vec(), done))
+            .map_err(|_| stopped())?;
+        written.await.map_err(|_| stopped())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditedPatient;
+    use chrono::Utc;
+    use futures_util::FutureExt;
+
+    const SCHEMA: &str = "CREATE TABLE audit_events (id TEXT PRIMARY KEY, recorded TEXT, \
+         client_id TEXT, end_user TEXT, entity_type TEXT, entity_id TEXT, document TEXT); \
+         CREATE TABLE audit_event_patients (audit_id TEXT NOT NULL REFERENCES audit_events (id), \
+         patient_id TEXT, nhs_number TEXT, PRIMARY KEY (audit_id, patient_id));";
+
+    fn record(patients: &[(&str, &str)]) -> AuditRecord {
+        AuditRecord {
+            id: crate::audit::new_id(),
+            recorded: Utc::now(),
+            interaction: "summary".into(),
+            action: "R".into(),
+            status: 200,
+            client_id: Some("ambulance".into()),
+            client_name: None,
+            organisation: None,
+            end_user: None,
+            end_user_organisation: None,
+            resource_type: Some("Patient".into()),
+            resource_id: None,
+            patients: patients
+                .iter()
+                .map(|(patient_id, nhs_number)| AuditedPatient {
+                    patient_id: (*patient_id).into(),
+                    nhs_number: (*nhs_number).into(),
+                })
+                .collect(),
+            query: None,
+            request_id: "r-1".into(),
+            emergency_override: None,
+            detail: None,
+        }
+    }
+
+    fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
+        let path = dir.join("audit.db");
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .execute_batch(&format!("PRAGMA journal_mode = WAL; {SCHEMA}"))
+            .unwrap();
+        (path, connection)
+    }
+
+    fn count(connection: &Connection, table: &str) -> i64 {
+        connection
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_stored_whole_with_its_patients_and_readable_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, reader) = database(dir.path());
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
+        let appender = AuditAppender::start(&path, false, writes).unwrap();
+        let first = record(&[("p-1", "9990000018")]);
+        let second = record(&[("p-2", "9990000026"), ("p-3", "9990000034")]);
+        appender
+            .append(&[first.clone(), second.clone()])
+            .await
+            .unwrap();
+        assert_eq!(count(&reader, "audit_events"), 2);
+        assert_eq!(count(&reader, "audit_event_patients"), 3);
+        let document: String = reader
+            .query_row(
+                "SELECT document FROM audit_events WHERE id = ?1",
+                [second.id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(crate::audit::decode(&document).unwrap(), second);
+        let numbers: Vec<String> = reader
+            .prepare("SELECT nhs_number FROM audit_event_patients WHERE audit_id = ?1 ORDER BY 1")
+            .unwrap()
+            .query_map([second.id.to_string()], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(numbers, ["9990000026", "9990000034"]);
+        // The connection does not checkpoint in its commits: the log keeps the frames.
+        let frames: i64 = reader
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .unwrap();
+        assert!(frames > 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_a_bad_record_stores_nothing_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, reader) = database(dir.path());
+        let appender =
+            AuditAppender::start(&path, true, Arc::new(tokio::sync::Mutex::new(()))).unwrap();
+        let stored = record(&[("p-1", "9990000018")]);
+        appender
+            .append(std::slice::from_ref(&stored))
+            .await
+            .unwrap();
+        // The second record reuses the first's id: the whole batch is refused.
+        let fresh = record(&[("p-2", "9990000026")]);
+        let error = appender.append(&[fresh, stored.clone()]).await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Backend(m) if m.contains("UNIQUE")),
+            "{error:?}"
+        );
+        assert_eq!(count(&reader, "audit_events"), 1);
+        assert_eq!(count(&reader, "audit_event_patients"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_batch_waits_for_the_stores_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, reader) = database(dir.path());
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
+        let appender = AuditAppender::start(&path, true, writes.clone()).unwrap();
+        let held = writes.lock().await;
+        let one = record(&[("p-1", "9990000018")]);
+        let append = appender.append(std::slice::from_ref(&one));
+        tokio::pin!(append);
+        // Polled once: the job is with the thread, which cannot commit while the lock is held.
+        assert!(append.as_mut().now_or_never().is_none());
+        assert_eq!(count(&reader, "audit_events"), 0);
+        drop(held);
+        append.await.unwrap();
+        assert_eq!(count(&reader, "audit_events"), 1);
+    }
+
+    #[test]
+    fn no_thread_is_started_on_a_database_that_cannot_be_opened() {
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
+        assert!(
+            AuditAppender::start(Path::new("/nonexistent-acp-dir/a.db"), true, writes).is_none()
+        );
+    }
+}
