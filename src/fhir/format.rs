@@ -107,12 +107,22 @@ pub fn negotiate(query: &[(String, String)], accept: Option<&str>) -> Result<Ren
     Ok(rendering)
 }
 
-/// Serialises a resource.
+/// The response buffer's starting size: most resources fit; a summary document grows it once
+/// or twice.
+const RENDER_CAPACITY: usize = 16 * 1024;
+
+/// Serialises `resource` as `rendering` asks.
 pub fn render(resource: &Resource, rendering: Rendering) -> Result<Vec<u8>, Error> {
     let failed =
         |e: &dyn std::fmt::Display| Error::Internal(format!("FHIR serialisation failed: {e}"));
     match (rendering.format, rendering.pretty) {
-        (Format::Json, false) => fhirbolt::json::to_vec(resource, None).map_err(|e| failed(&e)),
+        (Format::Json, false) => {
+            // fhirbolt's `to_vec` starts at 128 bytes and grows by doubling: a summary document
+            // (tens of kilobytes) was copied eight times over.
+            let mut body = Vec::with_capacity(RENDER_CAPACITY);
+            fhirbolt::json::to_writer(&mut body, resource, None).map_err(|e| failed(&e))?;
+            Ok(body)
+        }
         (Format::Json, true) => {
             fhirbolt::json::to_vec_pretty(resource, None).map_err(|e| failed(&e))
         }

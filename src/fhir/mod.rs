@@ -136,38 +136,39 @@ impl Projection {
     /// Every resource, in a fixed order: CarePlan, Patient, Consents, Goals, RelatedPersons,
     /// Practitioners, Organizations.
     pub fn resources(&self) -> Vec<Resource> {
-        let mut all = vec![
-            Resource::CarePlan(Box::new(self.care_plan.clone())),
-            Resource::Patient(Box::new(self.patient.clone())),
-        ];
+        self.clone().into_resources()
+    }
+
+    /// As [`Projection::resources`], without copying them.
+    pub fn into_resources(self) -> Vec<Resource> {
+        let mut all = Vec::with_capacity(
+            2 + self.consents.len()
+                + self.goals.len()
+                + self.related_persons.len()
+                + self.practitioners.len()
+                + self.organizations.len(),
+        );
+        all.push(Resource::CarePlan(Box::new(self.care_plan)));
+        all.push(Resource::Patient(Box::new(self.patient)));
         all.extend(
             self.consents
-                .iter()
-                .cloned()
+                .into_iter()
                 .map(|r| Resource::Consent(Box::new(r))),
         );
-        all.extend(
-            self.goals
-                .iter()
-                .cloned()
-                .map(|r| Resource::Goal(Box::new(r))),
-        );
+        all.extend(self.goals.into_iter().map(|r| Resource::Goal(Box::new(r))));
         all.extend(
             self.related_persons
-                .iter()
-                .cloned()
+                .into_iter()
                 .map(|r| Resource::RelatedPerson(Box::new(r))),
         );
         all.extend(
             self.practitioners
-                .iter()
-                .cloned()
+                .into_iter()
                 .map(|r| Resource::Practitioner(Box::new(r))),
         );
         all.extend(
             self.organizations
-                .iter()
-                .cloned()
+                .into_iter()
                 .map(|r| Resource::Organization(Box::new(r))),
         );
         all

@@ -60,7 +60,7 @@ impl Snapshot {
     /// The snapshot of one plan version.
     pub fn of(record: &PlanRecord) -> Self {
         let resources = project(record)
-            .resources()
+            .into_resources()
             .into_iter()
             .filter_map(|resource| {
                 let (key, bare) = without_meta(resource)?;

@@ -342,18 +342,18 @@ pub fn summary(record: &PlanRecord, base: &str, now: DateTime<Utc>) -> Bundle {
         "Preferred place of death",
         place_text(plan.preferred_place_of_death.as_ref()),
     ));
+    let place_goals: Vec<String> = ["place-of-care", "place-of-death"]
+        .into_iter()
+        .flat_map(|kind| (0..=2u8).map(move |rank| ids.place_goal(kind, rank)))
+        .collect();
     for goal in &projection.goals {
         let goal_id = goal
             .id
             .as_ref()
-            .and_then(|i| i.value.clone())
+            .and_then(|i| i.value.as_deref())
             .unwrap_or_default();
-        let is_place = (0..=2u8).any(|rank| {
-            goal_id == ids.place_goal("place-of-care", rank)
-                || goal_id == ids.place_goal("place-of-death", rank)
-        });
-        if is_place {
-            places.entries.push(reference("Goal", &goal_id, None));
+        if place_goals.iter().any(|place| place == goal_id) {
+            places.entries.push(reference("Goal", goal_id, None));
         }
     }
     sections.push(places);
@@ -496,7 +496,7 @@ pub fn summary(record: &PlanRecord, base: &str, now: DateTime<Utc>) -> Bundle {
         ..Default::default()
     }];
     entries.extend(
-        document_resources(&projection)
+        document_resources(projection)
             .into_iter()
             .map(|r| entry(base, r)),
     );
@@ -520,8 +520,8 @@ pub fn summary(record: &PlanRecord, base: &str, now: DateTime<Utc>) -> Bundle {
 
 /// Every resource of the plan the document carries: all of them, so every reference resolves;
 /// only the sections decide what is current.
-fn document_resources(projection: &Projection) -> Vec<Resource> {
-    projection.resources()
+fn document_resources(projection: Projection) -> Vec<Resource> {
+    projection.into_resources()
 }
 
 fn entry(base: &str, resource: Resource) -> BundleEntry {

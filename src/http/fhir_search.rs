@@ -75,7 +75,7 @@ async fn add_provenance(
 
 fn plan_resources(record: &PlanRecord) -> Result<PlanResources, Error> {
     let mut by_reference = BTreeMap::new();
-    for resource in project(record).resources() {
+    for resource in project(record).into_resources() {
         let value = to_json(&resource).map_err(Error::Internal)?;
         let key = format!(
             "{}/{}",
