@@ -110,17 +110,21 @@ pub fn meta(record: &PlanRecord, profile: &str) -> Box<Meta> {
 
 /// A generated narrative from a heading and label/value rows; values are escaped and kept whole.
 pub fn narrative(heading: &str, rows: &[(&str, String)]) -> Box<Narrative> {
-    let mut div = String::from("<div xmlns=\"http://www.w3.org/1999/xhtml\">");
-    div.push_str("<p><b>");
-    div.push_str(&escape(heading));
+    let size = rows
+        .iter()
+        .map(|(label, value)| label.len() + value.len() + 32)
+        .sum::<usize>();
+    let mut div = String::with_capacity(96 + heading.len() + size);
+    div.push_str("<div xmlns=\"http://www.w3.org/1999/xhtml\"><p><b>");
+    html_escape::encode_safe_to_string(heading, &mut div);
     div.push_str("</b></p>");
     if !rows.is_empty() {
         div.push_str("<table><tbody>");
         for (label, value) in rows {
             div.push_str("<tr><th>");
-            div.push_str(&escape(label));
+            html_escape::encode_safe_to_string(label, &mut div);
             div.push_str("</th><td>");
-            div.push_str(&escape(value));
+            html_escape::encode_safe_to_string(value, &mut div);
             div.push_str("</td></tr>");
         }
         div.push_str("</tbody></table>");
