@@ -20,9 +20,9 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::helpers::{
-    client_with_token, fixture_key, minimal_plan, registration, spawn_app, spawn_app_with,
-    spawn_app_with_authority, spawn_app_with_store, test_nhs_numbers, test_now, test_registry,
-    TestApp, FULL_SCOPES,
+    client_with_token, fixture_key, minimal_plan, registration, spawn_app, spawn_app_on,
+    spawn_app_with, spawn_app_with_authority, spawn_app_with_store, test_nhs_numbers, test_now,
+    test_registry, TestApp, FULL_SCOPES,
 };
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -1034,9 +1034,28 @@ async fn writes_record_their_audit_in_the_same_transaction() {
     assert_eq!(events.len(), 1, "the create is recorded once: {events:#?}");
 }
 
+/// A file database in a new temporary directory (kept while the returned guard lives).
+fn file_database() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("audited.db").display());
+    (dir, url)
+}
+
 #[tokio::test]
 async fn no_access_without_an_audit_record() {
-    let sqlite = SqliteStore::connect("sqlite::memory:", &StoreOptions::default())
+    expect_no_access_without_an_audit_record("sqlite::memory:").await;
+}
+
+/// A file database writes request audit records on a connection and thread of their own
+/// (`store::sqlite_audit`): the same rule holds there.
+#[tokio::test]
+async fn no_access_without_an_audit_record_on_a_file_database() {
+    let (_dir, url) = file_database();
+    expect_no_access_without_an_audit_record(&url).await;
+}
+
+async fn expect_no_access_without_an_audit_record(database_url: &str) {
+    let sqlite = SqliteStore::connect(database_url, &StoreOptions::default())
         .await
         .unwrap();
     let pool = sqlite.pool().clone();
@@ -1077,7 +1096,17 @@ async fn no_access_without_an_audit_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_audit_record_is_lost_under_200_concurrent_reads() {
-    let app = spawn_app().await;
+    expect_every_one_of_200_concurrent_reads_audited(spawn_app().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_audit_record_is_lost_under_200_concurrent_reads_on_a_file_database() {
+    let (_dir, url) = file_database();
+    let app = spawn_app_on(&url, acp_fhir::http::DEFAULT_BODY_LIMIT).await;
+    expect_every_one_of_200_concurrent_reads_audited(app).await;
+}
+
+async fn expect_every_one_of_200_concurrent_reads_audited(app: TestApp) {
     let (id, _) = plan_in(&app, &nhs(8)).await;
     let url = app.url(&format!("/fhir/CarePlan/{id}"));
     let reads = (0..200).map(|_| {
