@@ -1,4 +1,5 @@
-//! The embedded default: SQLite in WAL mode, one file (or `sqlite::memory:` for tests),
+//! The embedded default: SQLite in WAL mode, one file for plans and, beside it, one for
+//! request audit records (or `sqlite::memory:` for tests: one connection holding both),
 //! migrations applied on connect.
 
 use std::str::FromStr;
@@ -9,7 +10,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::sqlite_audit::AuditAppender;
+use super::sqlite_audit::AuditFile;
 use super::sqlite_checkpoint::Checkpointer;
 use super::sqlite_read::{DirectReads, Miss};
 use super::{
@@ -36,9 +37,9 @@ pub struct SqliteStore {
     direct: Option<Arc<DirectReads>>,
     /// Checkpoints the write-ahead log while any clone of the store is alive.
     _checkpointer: Option<Arc<Checkpointer>>,
-    /// Writes request audit records on a connection of its own (a file database; see
-    /// [`super::sqlite_audit`]).
-    audits: Option<Arc<AuditAppender>>,
+    /// Request audit records, in a database file of their own written by a thread of its own
+    /// (a file database; see [`super::sqlite_audit`]).
+    audit_file: Option<Arc<AuditFile>>,
 }
 
 pub(super) fn backend(error: sqlx::Error) -> StoreError {
@@ -73,7 +74,8 @@ impl SqliteStore {
         let checkpointer = if in_memory {
             None
         } else {
-            Checkpointer::start(options.get_filename(), writes.clone()).map(Arc::new)
+            Checkpointer::start("sqlite-checkpoint", options.get_filename(), writes.clone())
+                .map(Arc::new)
         };
         let options = if checkpointer.is_some() {
             options.pragma("wal_autocheckpoint", "0")
@@ -103,10 +105,10 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         // An import that was stopped may have left index rows pending.
         super::sqlite_batch::merge_pending_index(&pool).await?;
-        let audits = if in_memory {
+        let audit_file = if in_memory {
             None
         } else {
-            AuditAppender::start(&path, checkpointer.is_none(), writes.clone()).map(Arc::new)
+            Some(Arc::new(AuditFile::open(&path, settings).await?))
         };
         Ok(Self {
             pool,
@@ -114,13 +116,19 @@ impl SqliteStore {
             updates: Arc::new(std::sync::Mutex::new(Vec::new())),
             direct,
             _checkpointer: checkpointer,
-            audits,
+            audit_file,
         })
     }
 
     /// The pool, for tests that need to hold its connections.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The audit database's pool (a file database keeps request audit records in a file of
+    /// their own), for tests that reach into it.
+    pub fn audit_pool(&self) -> Option<&SqlitePool> {
+        self.audit_file.as_ref().map(|file| &file.pool)
     }
 
     /// One update in a transaction of its own (the write lock held by the caller).
@@ -262,6 +270,34 @@ async fn insert_audit(
     record: &AuditRecord,
 ) -> Result<(), StoreError> {
     super::sqlite_batch::insert_audits(tx, std::slice::from_ref(record)).await
+}
+
+async fn search_audit_in(
+    pool: &SqlitePool,
+    query: &AuditQuery,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let (sql, binds) = crate::audit::search_sql(query, |_| "?".to_owned());
+    let mut statement = sqlx::query(&sql);
+    for value in &binds {
+        statement = statement.bind(value);
+    }
+    let rows = statement.fetch_all(pool).await.map_err(backend)?;
+    rows.iter()
+        .map(|r| crate::audit::decode(r.get::<&str, _>(0)))
+        .collect()
+}
+
+async fn get_audit_in(
+    pool: &SqlitePool,
+    id: uuid::Uuid,
+) -> Result<Option<AuditRecord>, StoreError> {
+    let row = sqlx::query("SELECT document FROM audit_events WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.map(|r| crate::audit::decode(r.get::<&str, _>(0)))
+        .transpose()
 }
 
 fn parse_id(raw: &str) -> Result<PlanId, StoreError> {
@@ -519,17 +555,20 @@ impl PlanStore for SqliteStore {
             .transpose()
     }
 
+    /// Both files answer (no request is served without its audit record).
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        for pool in std::iter::once(&self.pool).chain(self.audit_file.as_ref().map(|f| &f.pool)) {
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
     }
 
     async fn append_audits(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        if let Some(audits) = &self.audits {
-            return audits.append(records).await;
+        if let Some(file) = &self.audit_file {
+            return file.append(records).await;
         }
         let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
@@ -537,26 +576,26 @@ impl PlanStore for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
+    /// Both files' records when there is an audit file (requests' records there, writes' and
+    /// older ones here), merged in the order each file's search gives.
     async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let (sql, binds) = crate::audit::search_sql(query, |_| "?".to_owned());
-        let mut statement = sqlx::query(&sql);
-        for value in &binds {
-            statement = statement.bind(value);
+        let mut found = search_audit_in(&self.pool, query).await?;
+        if let Some(file) = &self.audit_file {
+            found.extend(search_audit_in(&file.pool, query).await?);
+            // The search's own order: recorded (as stored), then id, newest first.
+            found.sort_by_cached_key(|r| std::cmp::Reverse((timestamp(&r.recorded), r.id)));
+            found.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
         }
-        let rows = statement.fetch_all(&self.pool).await.map_err(backend)?;
-        rows.iter()
-            .map(|r| crate::audit::decode(r.get::<&str, _>(0)))
-            .collect()
+        Ok(found)
     }
 
     async fn get_audit(&self, id: uuid::Uuid) -> Result<Option<AuditRecord>, StoreError> {
-        let row = sqlx::query("SELECT document FROM audit_events WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.map(|r| crate::audit::decode(r.get::<&str, _>(0)))
-            .transpose()
+        if let Some(file) = &self.audit_file {
+            if let Some(found) = get_audit_in(&file.pool, id).await? {
+                return Ok(Some(found));
+            }
+        }
+        get_audit_in(&self.pool, id).await
     }
 
     async fn remember_assertion(

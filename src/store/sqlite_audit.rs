@@ -1,4 +1,5 @@
-//! Request audit records written on a connection and a thread of their own.
+//! Request audit records: in a database file of their own, written on a connection and a
+//! thread of their own.
 //!
 //! Every request's audit record is committed before its answer leaves (the group commit of
 //! [`crate::audit::AuditWriter`]), so this write is on every request's path. Through the pool
@@ -7,21 +8,33 @@
 //! connections take turns, a page cache emptied by the other connections' commits: a profile
 //! of the summary scenario had the pool's threads on a fifth of the machine, a third of that
 //! reading back pages. Here one long-lived connection, on one thread, writes every batch with
-//! its two statements prepared once: one hand-off a batch, and a page cache that only other
-//! writers (plan updates) empty.
+//! its two statements prepared once: one hand-off a batch.
 //!
-//! The thread takes the store's in-process write lock around each transaction, as every writer
-//! of the store does, so it never meets another writer in SQLite's sleeping busy handler. It
-//! ends when the last clone of the store is dropped.
+//! The records go to a file beside the plans' (`plans.db` → `plans.audit.db`, see
+//! [`audit_path`]). SQLite empties a connection's page cache whenever another connection has
+//! committed to its file, so while request audit records shared the plans' file every read
+//! (one commit a few milliseconds under load) found its cache empty and read a dozen pages
+//! back from the operating system: a fifth of the server at 1,000,000 plans. Their checkpoints
+//! and log truncations were the plans file's too. In their own file they touch no reader of
+//! plans, and their writer no longer queues behind plan writers for the plans file's write
+//! lock (it takes the audit file's own, shared with that file's checkpointer).
+//!
+//! Audit records of writes stay in the plans file, in the write's own transaction (all or
+//! nothing), as do records written before the audit file existed: searches read both files
+//! (see [`super::SqliteStore`]'s `search_audit`). An in-memory database keeps everything in
+//! its one connection. The thread ends when the last clone of the store is dropped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, TransactionBehavior};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
 use tokio::sync::oneshot;
 
-use super::{timestamp, StoreError};
+use super::sqlite_checkpoint::Checkpointer;
+use super::{timestamp, StoreError, StoreOptions};
 use crate::audit::AuditRecord;
 
 const INSERT_EVENT: &str = "INSERT INTO audit_events \
@@ -68,7 +81,7 @@ fn open(path: &Path, checkpoints: bool) -> Result<Connection, rusqlite::Error> {
     Ok(connection)
 }
 
-/// Writes `records` in one transaction, holding `writes` (the store's write lock).
+/// Writes `records` in one transaction, holding `writes` (the file's write lock).
 fn write(
     connection: &mut Connection,
     records: &[AuditRecord],
@@ -113,8 +126,8 @@ fn stopped() -> StoreError {
 }
 
 impl AuditAppender {
-    /// Starts the thread on the database at `path` (created and migrated); `None` if its
-    /// connection or thread could not be started (the store then writes through its pool).
+    /// Starts the thread on the database at `path` (created and migrated), whose writers take
+    /// `writes`; `None` if its connection or thread could not be started.
     pub(super) fn start(
         path: &Path,
         checkpoints: bool,
@@ -141,6 +154,67 @@ impl AuditAppender {
             .send((records.to_vec(), done))
             .map_err(|_| stopped())?;
         written.await.map_err(|_| stopped())?
+    }
+}
+
+/// The audit database beside the plans database at `plans`: `plans.db` → `plans.audit.db`
+/// (`plans` → `plans.audit`).
+pub(crate) fn audit_path(plans: &Path) -> PathBuf {
+    let mut name = plans.file_stem().unwrap_or_default().to_os_string();
+    name.push(".audit");
+    if let Some(extension) = plans.extension() {
+        name.push(".");
+        name.push(extension);
+    }
+    plans.with_file_name(name)
+}
+
+/// The request audit trail of a file database: its file (created and migrated on open), a
+/// small pool for searches, the writing thread and the file's checkpointer.
+pub(super) struct AuditFile {
+    /// For searches and reads by id.
+    pub(super) pool: SqlitePool,
+    appender: AuditAppender,
+    _checkpointer: Option<Checkpointer>,
+}
+
+impl AuditFile {
+    /// Opens (creating and migrating if needed) the audit database beside the plans database at
+    /// `plans`. Without its audit trail the service must not serve: any failure is an error.
+    pub(super) async fn open(plans: &Path, settings: &StoreOptions) -> Result<Self, StoreError> {
+        let path = audit_path(plans);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_WAIT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.pool_size.clamp(1, 4))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(super::sqlite::backend)?;
+        sqlx::migrate!("migrations/sqlite-audit")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("audit database migration failed: {e}")))?;
+        // The writer and the checkpointer's truncations take turns on this lock.
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
+        let checkpointer = Checkpointer::start("sqlite-audit-checkpoint", &path, writes.clone());
+        let appender = AuditAppender::start(&path, checkpointer.is_none(), writes)
+            .ok_or_else(|| StoreError::Unavailable("the audit thread could not start".into()))?;
+        Ok(Self {
+            pool,
+            appender,
+            _checkpointer: checkpointer,
+        })
+    }
+
+    /// Stores `records` in one transaction: all of them or none.
+    pub(super) async fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        self.appender.append(records).await
     }
 }
 
@@ -259,7 +333,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_waits_for_the_stores_write_lock() {
+    async fn a_batch_waits_for_the_files_write_lock() {
         let dir = tempfile::tempdir().unwrap();
         let (path, reader) = database(dir.path());
         let writes = Arc::new(tokio::sync::Mutex::new(()));
@@ -274,6 +348,30 @@ mod tests {
         drop(held);
         append.await.unwrap();
         assert_eq!(count(&reader, "audit_events"), 1);
+    }
+
+    #[test]
+    fn the_audit_file_is_named_after_the_plans_file_beside_it() {
+        assert_eq!(
+            audit_path(Path::new("/var/lib/acp-fhir/acp-fhir.db")),
+            Path::new("/var/lib/acp-fhir/acp-fhir.audit.db")
+        );
+        assert_eq!(
+            audit_path(Path::new("data/plans.sqlite3")),
+            Path::new("data/plans.audit.sqlite3")
+        );
+        assert_eq!(audit_path(Path::new("plans")), Path::new("plans.audit"));
+    }
+
+    #[tokio::test]
+    async fn an_audit_file_that_cannot_be_made_is_an_error_not_a_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let plans = dir.path().join("plans.db");
+        // A directory where the audit file should be.
+        std::fs::create_dir(audit_path(&plans)).unwrap();
+        assert!(AuditFile::open(&plans, &StoreOptions::default())
+            .await
+            .is_err());
     }
 
     #[test]

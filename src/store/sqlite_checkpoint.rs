@@ -81,15 +81,20 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
 }
 
 impl Checkpointer {
-    /// Starts checkpointing the database at `path`; `None` if no thread could be started (the
-    /// caller then leaves automatic checkpoints on).
-    pub(super) fn start(path: &Path, writes: Arc<tokio::sync::Mutex<()>>) -> Option<Self> {
+    /// Starts checkpointing the database at `path` on a thread called `name`, whose writers
+    /// take `writes`; `None` if no thread could be started (the caller then leaves automatic
+    /// checkpoints on).
+    pub(super) fn start(
+        name: &str,
+        path: &Path,
+        writes: Arc<tokio::sync::Mutex<()>>,
+    ) -> Option<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let path: PathBuf = path.to_path_buf();
         let log = log_path(&path);
         let mut connection = open(&path).ok()?;
         std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
+            .name(name.into())
             .spawn(move || loop {
                 match stopped.recv_timeout(INTERVAL) {
                     Err(RecvTimeoutError::Timeout) => {}

@@ -1058,19 +1058,24 @@ async fn expect_no_access_without_an_audit_record(database_url: &str) {
     let sqlite = SqliteStore::connect(database_url, &StoreOptions::default())
         .await
         .unwrap();
-    let pool = sqlite.pool().clone();
+    // Requests' records go to the audit file of a file database, writes' to the plans file.
+    let pools: Vec<_> = std::iter::once(sqlite.pool().clone())
+        .chain(sqlite.audit_pool().cloned())
+        .collect();
     let store: Arc<dyn PlanStore> = Arc::new(sqlite);
     let app = spawn_app_with_store(store.clone(), acp_fhir::http::DEFAULT_BODY_LIMIT);
     let mut plan = minimal_plan(&nhs(7));
     plan["person"]["family_name"] = json!("Unauditedson");
     let (id, _) = app.create_plan(&plan).await;
-    sqlx::query(
-        "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events \
-         BEGIN SELECT RAISE(ABORT, 'audit store down'); END",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    for pool in &pools {
+        sqlx::query(
+            "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events \
+             BEGIN SELECT RAISE(ABORT, 'audit store down'); END",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
 
     let read = app.get(&format!("/fhir/CarePlan/{id}")).await;
     assert_eq!(read.status().as_u16(), 503);
@@ -1137,18 +1142,40 @@ async fn expect_every_one_of_200_concurrent_reads_audited(app: TestApp) {
 
 #[tokio::test]
 async fn the_audit_trail_is_append_only() {
-    let sqlite = SqliteStore::connect("sqlite::memory:", &StoreOptions::default())
+    expect_an_append_only_audit_trail("sqlite::memory:").await;
+}
+
+/// Both files of a file database: the plans file's (writes' records) and the audit file's
+/// (requests' records).
+#[tokio::test]
+async fn the_audit_trail_is_append_only_on_a_file_database() {
+    let (_dir, url) = file_database();
+    expect_an_append_only_audit_trail(&url).await;
+}
+
+async fn expect_an_append_only_audit_trail(database_url: &str) {
+    let sqlite = SqliteStore::connect(database_url, &StoreOptions::default())
         .await
         .unwrap();
-    let pool = sqlite.pool().clone();
+    let pools: Vec<_> = std::iter::once(sqlite.pool().clone())
+        .chain(sqlite.audit_pool().cloned())
+        .collect();
     let app = spawn_app_with_store(Arc::new(sqlite), acp_fhir::http::DEFAULT_BODY_LIMIT);
-    plan_in(&app, &nhs(9)).await;
-    for sql in [
-        "UPDATE audit_events SET client_id = 'someone-else'",
-        "DELETE FROM audit_events",
-        "DELETE FROM audit_event_patients",
-    ] {
-        assert!(sqlx::query(sql).execute(&pool).await.is_err(), "{sql}");
+    let (id, _) = plan_in(&app, &nhs(9)).await;
+    assert_eq!(app.get(&format!("/fhir/CarePlan/{id}")).await.status(), 200);
+    for pool in &pools {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_event_patients")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert!(stored > 0, "each file holds records to protect");
+        for sql in [
+            "UPDATE audit_events SET client_id = 'someone-else'",
+            "DELETE FROM audit_events",
+            "DELETE FROM audit_event_patients",
+        ] {
+            assert!(sqlx::query(sql).execute(pool).await.is_err(), "{sql}");
+        }
     }
 }
 

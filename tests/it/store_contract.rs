@@ -1010,3 +1010,171 @@ async fn sqlite_commits_leave_checkpoints_to_the_store_thread() {
         .unwrap();
     assert_eq!(automatic(memory).await, 1000);
 }
+
+/// A file database keeps request audit records in a file of its own beside the plans'
+/// (`plans.db` → `plans.audit.db`), so that a read's audit record does not touch the plans
+/// file: SQLite empties every other connection's page cache on each commit to a file, and a
+/// commit a few milliseconds had every plan read start cold. The plans file changes with a
+/// plan write (and its audit record, in the same transaction), not with a request's record.
+#[tokio::test]
+async fn sqlite_request_audit_records_leave_the_plans_file_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("plans.db").display());
+    let store = store::SqliteStore::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    assert!(dir.path().join("plans.audit.db").exists());
+    use sqlx::Connection as _;
+    let mut watcher = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut version = async || {
+        sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap()
+    };
+    let before = version().await;
+    let now = test_now();
+    store
+        .append_audits(&[
+            audit("cad", Some(("p1", "9990000018")), now),
+            audit("ooh", None, now),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        version().await,
+        before,
+        "a request's record changed the plans file"
+    );
+    let record = new_record("9990000018", now);
+    let written = audit("writer", Some(("p1", "9990000018")), now);
+    store
+        .create_audited(&record, &[], Some(&written))
+        .await
+        .unwrap();
+    assert_ne!(
+        version().await,
+        before,
+        "the watcher sees commits to the plans file"
+    );
+
+    let count = |pool: sqlx::SqlitePool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count(store.pool().clone()).await, 1, "the write's record");
+    assert_eq!(
+        count(store.audit_pool().unwrap().clone()).await,
+        2,
+        "the requests' records"
+    );
+}
+
+/// Searches read both files of a SQLite file database (request records in the audit file;
+/// write records, and request records written before the audit file existed, in the plans
+/// file) as one trail: every criterion, newest first, paged across the two, by id in either.
+#[tokio::test]
+async fn sqlite_audit_searches_merge_both_files_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("trail.db").display());
+    let store = store::SqliteStore::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    let t0 = test_now();
+    // Oldest: a request record from before the audit file, in the plans file.
+    let older = audit("cad", Some(("p1", "9990000018")), t0);
+    sqlx::query(
+        "INSERT INTO audit_events (id, recorded, client_id, end_user, entity_type, entity_id, \
+         document) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(older.id.to_string())
+    .bind(older.recorded.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+    .bind(&older.client_id)
+    .bind(&older.end_user)
+    .bind(&older.resource_type)
+    .bind(&older.resource_id)
+    .bind(serde_json::to_string(&older).unwrap())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO audit_event_patients VALUES (?, 'p1', '9990000018')")
+        .bind(older.id.to_string())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let viewed = audit("cad", Some(("p1", "9990000018")), t0 + Duration::seconds(1));
+    store.append_audit(&viewed).await.unwrap();
+    let record = new_record("9990000018", t0);
+    let written = audit(
+        "writer",
+        Some(("p1", "9990000018")),
+        t0 + Duration::seconds(2),
+    );
+    store
+        .create_audited(&record, &[], Some(&written))
+        .await
+        .unwrap();
+    let latest = audit("cad", Some(("p1", "9990000018")), t0 + Duration::seconds(3));
+    store.append_audit(&latest).await.unwrap();
+
+    let search = |query: AuditQuery| {
+        let store = store.clone();
+        async move { store.search_audit(&query).await.unwrap() }
+    };
+    let everything = vec![
+        latest.clone(),
+        written.clone(),
+        viewed.clone(),
+        older.clone(),
+    ];
+    assert_eq!(
+        search(AuditQuery {
+            nhs_number: Some("9990000018".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await,
+        everything
+    );
+    assert_eq!(
+        search(AuditQuery {
+            patient_id: Some("p1".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await,
+        everything
+    );
+    assert_eq!(
+        search(AuditQuery {
+            agent: Some("cad".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await,
+        vec![latest.clone(), viewed.clone(), older.clone()]
+    );
+    // Pages of two: the limit holds over both files, and the next page continues from the
+    // last record of the one before, whichever file it came from.
+    let first = search(AuditQuery {
+        limit: 2,
+        ..AuditQuery::default()
+    })
+    .await;
+    assert_eq!(first, vec![latest.clone(), written.clone()]);
+    let second = search(AuditQuery {
+        before: Some((written.recorded, written.id)),
+        limit: 2,
+        ..AuditQuery::default()
+    })
+    .await;
+    assert_eq!(second, vec![viewed.clone(), older.clone()]);
+    for record in [&older, &viewed, &written, &latest] {
+        assert_eq!(
+            store.get_audit(record.id).await.unwrap().as_ref(),
+            Some(record)
+        );
+    }
+}
