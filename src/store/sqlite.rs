@@ -108,7 +108,9 @@ impl SqliteStore {
         let audit_file = if in_memory {
             None
         } else {
-            Some(Arc::new(AuditFile::open(&path, settings).await?))
+            Some(Arc::new(
+                AuditFile::open(&path, settings, writes.clone()).await?,
+            ))
         };
         Ok(Self {
             pool,
