@@ -1129,33 +1129,37 @@ async fn sqlite_audit_searches_merge_both_files_newest_first() {
         viewed.clone(),
         older.clone(),
     ];
-    assert_eq!(
-        search(AuditQuery {
-            nhs_number: Some("9990000018".into()),
+    let requests = vec![latest.clone(), viewed.clone(), older.clone()];
+    for (query, expected) in [
+        (
+            AuditQuery {
+                nhs_number: Some("9990000018".into()),
+                ..AuditQuery::default()
+            },
+            &everything,
+        ),
+        (
+            AuditQuery {
+                patient_id: Some("p1".into()),
+                ..AuditQuery::default()
+            },
+            &everything,
+        ),
+        (
+            AuditQuery {
+                agent: Some("cad".into()),
+                ..AuditQuery::default()
+            },
+            &requests,
+        ),
+    ] {
+        let found = search(AuditQuery {
             limit: 10,
-            ..AuditQuery::default()
+            ..query.clone()
         })
-        .await,
-        everything
-    );
-    assert_eq!(
-        search(AuditQuery {
-            patient_id: Some("p1".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await,
-        everything
-    );
-    assert_eq!(
-        search(AuditQuery {
-            agent: Some("cad".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await,
-        vec![latest.clone(), viewed.clone(), older.clone()]
-    );
+        .await;
+        assert_eq!(&found, expected, "{query:?}");
+    }
     // Pages of two: the limit holds over both files, and the next page continues from the
     // last record of the one before, whichever file it came from.
     let first = search(AuditQuery {
