@@ -1054,14 +1054,20 @@ async fn no_access_without_an_audit_record_on_a_file_database() {
     expect_no_access_without_an_audit_record(&url).await;
 }
 
-async fn expect_no_access_without_an_audit_record(database_url: &str) {
+/// A store on `database_url` and the pools of every file holding its audit trail: the plans
+/// file's (writes' records) and, for a file database, the audit file's (requests' records).
+async fn store_and_audit_pools(database_url: &str) -> (SqliteStore, Vec<sqlx::SqlitePool>) {
     let sqlite = SqliteStore::connect(database_url, &StoreOptions::default())
         .await
         .unwrap();
-    // Requests' records go to the audit file of a file database, writes' to the plans file.
-    let pools: Vec<_> = std::iter::once(sqlite.pool().clone())
+    let pools = std::iter::once(sqlite.pool().clone())
         .chain(sqlite.audit_pool().cloned())
         .collect();
+    (sqlite, pools)
+}
+
+async fn expect_no_access_without_an_audit_record(database_url: &str) {
+    let (sqlite, pools) = store_and_audit_pools(database_url).await;
     let store: Arc<dyn PlanStore> = Arc::new(sqlite);
     let app = spawn_app_with_store(store.clone(), acp_fhir::http::DEFAULT_BODY_LIMIT);
     let mut plan = minimal_plan(&nhs(7));
@@ -1154,12 +1160,7 @@ async fn the_audit_trail_is_append_only_on_a_file_database() {
 }
 
 async fn expect_an_append_only_audit_trail(database_url: &str) {
-    let sqlite = SqliteStore::connect(database_url, &StoreOptions::default())
-        .await
-        .unwrap();
-    let pools: Vec<_> = std::iter::once(sqlite.pool().clone())
-        .chain(sqlite.audit_pool().cloned())
-        .collect();
+    let (sqlite, pools) = store_and_audit_pools(database_url).await;
     let app = spawn_app_with_store(Arc::new(sqlite), acp_fhir::http::DEFAULT_BODY_LIMIT);
     let (id, _) = plan_in(&app, &nhs(9)).await;
     assert_eq!(app.get(&format!("/fhir/CarePlan/{id}")).await.status(), 200);
