@@ -12,10 +12,16 @@
 //! A passive checkpoint copies the log but cannot start it again from the beginning while a
 //! reader still reads an older snapshot, and under steady load one nearly always is: the log
 //! grew without end (5 GB in a 1,000,000-plan run, and the next start-up spent 1.7 s reading
-//! it). So when the log file passes [`LOG_LIMIT`], the thread truncates it
-//! (`wal_checkpoint(TRUNCATE)`): after the passive copy little is left to copy, and writers
+//! it). So when the log holds more than [`LOG_LIMIT`] bytes of frames, the thread restarts it
+//! (`wal_checkpoint(RESTART)`): after the passive copy little is left to copy, and writers
 //! wait only for the readers of older snapshots to finish (point reads: microseconds to
-//! milliseconds).
+//! milliseconds). The next commit then writes from the start of the same file. Until round 7
+//! of issue 7 the log was truncated instead (`TRUNCATE`), and every cycle the file grew again
+//! from nothing: each frame written into new file space allocated page-cache pages and disk
+//! blocks, and the truncation freed them (about a third of the request audit writer's time
+//! and of its checkpointer's, measured in BENCHMARKS.md "Seventh round"). Writers' connections
+//! set `journal_size_limit` to [`LOG_LIMIT`], so a log that grew past it (an import's merge)
+//! is cut back to it when it is next started again.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -32,11 +38,12 @@ pub(super) struct Checkpointer {
     _stop: mpsc::Sender<()>,
 }
 
-/// Size of the log file above which it is truncated. Each truncation syncs the database and
-/// the log while writers wait (every waiting request with them); at 64 MiB the summary
-/// scenario's audit records reached it more than once a second (14 truncations in 12 s at
-/// 1,000,000 plans), which made the tail of the latency. A larger log is truncated a quarter
-/// as often; recovering it after a crash reads at most this much.
+/// Bytes of frames in the log above which it is started again. Each restart waits for
+/// readers of older snapshots while writers wait (every waiting request with them); at 64 MiB
+/// the summary scenario's audit records reached it more than once a second (14 truncations in
+/// 12 s at 1,000,000 plans), which made the tail of the latency. A larger log is restarted a
+/// quarter as often; recovering it after a crash reads at most this much. Also the
+/// `journal_size_limit` of writers' connections.
 pub(super) const LOG_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// One passive checkpoint: (frames in the log, frames copied).
@@ -46,32 +53,53 @@ pub(super) fn checkpoint(connection: &Connection) -> Result<(i64, i64), rusqlite
     })
 }
 
-/// One tick of the thread: a passive checkpoint, then, if the log file at `log` has grown
-/// past `limit` bytes, a truncating one, holding the store's write lock `writes` so that the
-/// store's writers queue on it and start the moment it is done (waiting in SQLite's busy
-/// handler instead, which sleeps with growing back-off, stalled audit commits for seconds).
-/// Returns whether the log was truncated.
+/// The checkpoint thread's memory between ticks: the length of the log (frames) it last
+/// started again, which stays in SQLite's count until the next commit starts the log afresh.
+#[derive(Debug, Default)]
+pub(super) struct LogState {
+    restarted_at: Option<i64>,
+}
+
+/// One tick of the thread: a passive checkpoint, then, if the log holds more than `limit`
+/// bytes of frames (pages of `page_size`), a restarting one, holding the store's write lock
+/// `writes` so that the store's writers queue on it and start the moment it is done (waiting
+/// in SQLite's busy handler instead, which sleeps with growing back-off, stalled audit commits
+/// for seconds). A log already started again, and not yet written since, is left alone.
+/// Returns whether the log was started again.
 pub(super) fn tick(
     connection: &Connection,
-    log: &Path,
+    page_size: u64,
     limit: u64,
     writes: &tokio::sync::Mutex<()>,
+    state: &mut LogState,
 ) -> Result<bool, rusqlite::Error> {
-    checkpoint(connection)?;
-    let size = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
-    if size <= limit {
+    let (frames, _) = checkpoint(connection)?;
+    if state.restarted_at == Some(frames) {
+        return Ok(false);
+    }
+    state.restarted_at = None;
+    // Each frame is a 24-byte header and a page.
+    let bytes = u64::try_from(frames).unwrap_or(0) * (page_size + 24);
+    if bytes <= limit {
         return Ok(false);
     }
     let _writing = writes.blocking_lock();
-    let busy: i64 =
-        connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+    let busy: i64 = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get(0))?;
+    if busy == 0 {
+        state.restarted_at = Some(frames);
+    }
     Ok(busy == 0)
 }
 
+#[cfg(test)]
 fn log_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push("-wal");
     PathBuf::from(name)
+}
+
+fn page_size_of(connection: &Connection) -> Result<u64, rusqlite::Error> {
+    connection.query_row("PRAGMA page_size", [], |row| row.get(0))
 }
 
 fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
@@ -91,8 +119,9 @@ impl Checkpointer {
     ) -> Option<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let path: PathBuf = path.to_path_buf();
-        let log = log_path(&path);
         let mut connection = open(&path).ok()?;
+        let mut page_size = page_size_of(&connection).ok()?;
+        let mut state = LogState::default();
         std::thread::Builder::new()
             .name(name.into())
             .spawn(move || loop {
@@ -101,7 +130,7 @@ impl Checkpointer {
                     // The store is gone (its connections have checkpointed on closing).
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
-                match tick(&connection, &log, LOG_LIMIT, &writes) {
+                match tick(&connection, page_size, LOG_LIMIT, &writes, &mut state) {
                     Ok(_) => {}
                     // Another connection holds the database (recovering the log when it
                     // opened, an import's merge): the next tick tries again.
@@ -110,6 +139,7 @@ impl Checkpointer {
                     Err(error) => {
                         tracing::warn!(%error, "write-ahead log checkpoint failed; retrying");
                         if let Ok(reopened) = open(&path) {
+                            page_size = page_size_of(&reopened).unwrap_or(page_size);
                             connection = reopened;
                         }
                     }
@@ -165,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn a_log_past_the_limit_is_truncated_even_while_a_reader_holds_an_old_snapshot() {
+    fn a_log_past_the_limit_is_started_again_once_an_old_snapshot_is_done_in_the_same_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("grow.db");
         let log = log_path(&path);
@@ -179,22 +209,59 @@ mod tests {
             .execute_batch("BEGIN; SELECT count(*) FROM t;")
             .unwrap();
         let checkpointing = open(&path).unwrap();
+        let page = page_size_of(&checkpointing).unwrap();
         let writes = tokio::sync::Mutex::new(());
-        assert!(!tick(&checkpointing, &log, u64::MAX, &writes).unwrap());
+        let mut state = LogState::default();
+        assert!(!tick(&checkpointing, page, u64::MAX, &writes, &mut state).unwrap());
         write(&writer, 500);
         let grown = std::fs::metadata(&log).unwrap().len();
         assert!(grown > 2_000_000, "log of {grown} bytes");
-        // Below the limit nothing but the passive copy happens.
-        assert!(!tick(&checkpointing, &log, grown, &writes).unwrap());
-        assert_eq!(std::fs::metadata(&log).unwrap().len(), grown);
-        // Past it, once the old snapshot's reader is done, the log is emptied.
+        // At or below the limit nothing but the passive copy happens.
+        assert!(!tick(&checkpointing, page, grown, &writes, &mut state).unwrap());
+        let (frames, _) = checkpoint(&checkpointing).unwrap();
+        assert!(frames > 500, "log of {frames} frames");
+        // Past it, once the old snapshot's reader is done, the log is started again; a log
+        // started again and not written since is not started again at every tick.
         reader.execute_batch("COMMIT").unwrap();
-        assert!(tick(&checkpointing, &log, 1_000_000, &writes).unwrap());
-        assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
+        assert!(tick(&checkpointing, page, 1_000_000, &writes, &mut state).unwrap());
+        assert!(!tick(&checkpointing, page, 1_000_000, &writes, &mut state).unwrap());
+        // The next commits write from the start of the same file: it is neither cut nor grown.
+        write(&writer, 10);
+        let (frames, copied) = checkpoint(&checkpointing).unwrap();
+        assert!(frames < 50, "log of {frames} frames after the restart");
+        assert_eq!(copied, frames);
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), grown);
         // Nothing was lost.
         let rows: i64 = checkpointing
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(rows, 1_000);
+        assert_eq!(rows, 1_010);
+    }
+
+    #[test]
+    fn a_log_file_larger_than_the_writers_size_limit_is_cut_back_when_started_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limit.db");
+        let log = log_path(&path);
+        let writer = wal_writer(&path);
+        writer
+            .execute_batch("PRAGMA journal_size_limit = 1000000;")
+            .unwrap();
+        write(&writer, 1_000);
+        assert!(std::fs::metadata(&log).unwrap().len() > 2_000_000);
+        let checkpointing = open(&path).unwrap();
+        let page = page_size_of(&checkpointing).unwrap();
+        let writes = tokio::sync::Mutex::new(());
+        assert!(tick(
+            &checkpointing,
+            page,
+            1_000_000,
+            &writes,
+            &mut LogState::default()
+        )
+        .unwrap());
+        write(&writer, 1);
+        let size = std::fs::metadata(&log).unwrap().len();
+        assert!(size <= 1_000_000, "log file of {size} bytes");
     }
 }
