@@ -18,8 +18,9 @@
 //! milliseconds). The next commit then writes from the start of the same file. Until round 7
 //! of issue 7 the log was truncated instead (`TRUNCATE`), and every cycle the file grew again
 //! from nothing: each frame written into new file space allocated page-cache pages and disk
-//! blocks, and the truncation freed them (about a third of the request audit writer's time
-//! and of its checkpointer's, measured in BENCHMARKS.md "Seventh round"). Writers' connections
+//! blocks (a quarter of the request audit writer's log writes), and the truncation freed them
+//! again; restarting cut the audit checkpointer's CPU by about a third and the maximum
+//! latency by a third to a half (BENCHMARKS.md "Seventh round"). Writers' connections
 //! set `journal_size_limit` to [`LOG_LIMIT`], so a log that grew past it (an import's merge)
 //! is cut back to it when it is next started again.
 
