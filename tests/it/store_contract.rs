@@ -994,21 +994,27 @@ async fn sqlite_file_reads_answer_without_the_pool_and_see_only_commits() {
 #[tokio::test]
 async fn sqlite_commits_leave_checkpoints_to_the_store_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("log.db").display());
     let automatic = |store: store::SqliteStore| async move {
         sqlx::query_scalar::<_, i64>("PRAGMA wal_autocheckpoint")
             .fetch_one(store.pool())
             .await
             .unwrap()
     };
-    let file = store::SqliteStore::connect(&url, &Default::default())
-        .await
-        .unwrap();
+    let (_, file) = file_store(dir.path(), "log.db").await;
     assert_eq!(automatic(file).await, 0);
     let memory = store::SqliteStore::connect("sqlite::memory:", &Default::default())
         .await
         .unwrap();
     assert_eq!(automatic(memory).await, 1000);
+}
+
+/// A SQLite store on a new file `name` in `dir`, with default options, and its URL.
+async fn file_store(dir: &std::path::Path, name: &str) -> (String, store::SqliteStore) {
+    let url = format!("sqlite:{}", dir.join(name).display());
+    let store = store::SqliteStore::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    (url, store)
 }
 
 /// A file database keeps request audit records in a file of its own beside the plans'
@@ -1019,10 +1025,7 @@ async fn sqlite_commits_leave_checkpoints_to_the_store_thread() {
 #[tokio::test]
 async fn sqlite_request_audit_records_leave_the_plans_file_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("plans.db").display());
-    let store = store::SqliteStore::connect(&url, &Default::default())
-        .await
-        .unwrap();
+    let (url, store) = file_store(dir.path(), "plans.db").await;
     assert!(dir.path().join("plans.audit.db").exists());
     use sqlx::Connection as _;
     let mut watcher = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -1078,10 +1081,7 @@ async fn sqlite_request_audit_records_leave_the_plans_file_untouched() {
 #[tokio::test]
 async fn sqlite_audit_searches_merge_both_files_newest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("trail.db").display());
-    let store = store::SqliteStore::connect(&url, &Default::default())
-        .await
-        .unwrap();
+    let (_, store) = file_store(dir.path(), "trail.db").await;
     let t0 = test_now();
     // Oldest: a request record from before the audit file, in the plans file.
     let older = audit("cad", Some(("p1", "9990000018")), t0);
