@@ -45,6 +45,13 @@ struct Args {
     /// Concurrent clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Requests a second in all, sent on a fixed schedule across the clients whatever the
+    /// answers' speed (an open workload, as `wrk2 -R`); latency is then counted from when each
+    /// request was due, so a slow answer that delays the next request is not hidden. Without
+    /// it each client sends its next request as soon as the last is answered (a closed loop:
+    /// the service's capacity, with latency at saturation).
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Requests per scenario (after the warm-up).
     #[arg(long, default_value_t = 20_000)]
     requests: usize,
@@ -85,6 +92,27 @@ struct Target {
 struct Outcome {
     histogram: Option<Histogram<u64>>,
     errors: usize,
+}
+
+fn positive_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{value}` is not a rate above 0 (requests a second)"
+        )),
+    }
+}
+
+/// How long after the start request `index` (counted over all clients) of a paced run is due:
+/// requests leave at a steady `rate` a second.
+fn due(index: usize, rate: f64) -> Duration {
+    Duration::from_secs_f64(index as f64 / rate)
+}
+
+/// The requests client `client` of `clients` sends in a paced run of `count`: every
+/// `clients`-th, from its own number on, so the schedule is shared out evenly.
+fn share(client: usize, clients: usize, count: usize) -> impl Iterator<Item = usize> {
+    (client..count).step_by(clients.max(1))
 }
 
 fn fail(message: impl std::fmt::Display) -> String {
@@ -384,36 +412,63 @@ async fn one(
     ))
 }
 
+/// How a scenario's requests are sent.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    count: usize,
+    concurrency: usize,
+    /// Requests a second in all (paced), or `None` for a closed loop.
+    rate: Option<f64>,
+    seed: u64,
+}
+
 async fn drive(
     target: Arc<Target>,
     scenario: &str,
-    count: usize,
-    concurrency: usize,
-    seed: u64,
+    load: Load,
 ) -> Result<(Outcome, Duration), String> {
-    let remaining = Arc::new(AtomicUsize::new(count));
+    let remaining = Arc::new(AtomicUsize::new(load.count));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for worker in 0..concurrency {
+    for worker in 0..load.concurrency {
         let target = target.clone();
         let remaining = remaining.clone();
         let scenario = scenario.to_owned();
         workers.push(tokio::spawn(async move {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (worker as u64) << 32);
+            let mut rng = ChaCha8Rng::seed_from_u64(load.seed ^ (worker as u64) << 32);
             let mut outcome = Outcome {
                 histogram: Histogram::new_with_bounds(1, 60_000_000, 3).ok(),
                 errors: 0,
             };
-            while remaining
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok()
-            {
+            let mut schedule = share(worker, load.concurrency, load.count);
+            loop {
+                // Paced: wait until this client's next request is due, and count any time it
+                // is late (the last answer was slow) into its latency.
+                let late = match load.rate {
+                    Some(rate) => {
+                        let Some(index) = schedule.next() else { break };
+                        let at = started + due(index, rate);
+                        tokio::time::sleep_until(at.into()).await;
+                        Instant::now().saturating_duration_since(at)
+                    }
+                    None => {
+                        if remaining
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                                n.checked_sub(1)
+                            })
+                            .is_err()
+                        {
+                            break;
+                        }
+                        Duration::ZERO
+                    }
+                };
                 let (elapsed, ok) = one(&target, &scenario, &mut rng).await?;
                 if !ok {
                     outcome.errors += 1;
                 }
                 if let Some(histogram) = &mut outcome.histogram {
-                    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+                    let micros = u64::try_from((late + elapsed).as_micros()).unwrap_or(u64::MAX);
                     let _ = histogram.record(micros.max(1));
                 }
             }
@@ -509,22 +564,30 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
             prepare_single_and_deep(&mut target, args.deep_versions).await?;
         }
         let target = Arc::new(target);
+        let pacing = args.rate.map_or_else(
+            || " (closed loop: each client sends again when answered)".to_owned(),
+            |rate| format!(", paced at {rate:.0} requests/s (latency from when each was due)"),
+        );
         println!(
-            "\n{} plans, {} concurrent clients, {} requests per scenario\n",
+            "\n{} plans, {} concurrent clients, {} requests per scenario{pacing}\n",
             args.plans, args.concurrency, args.requests
         );
         println!("| scenario | requests/s | p50 ms | p95 ms | p99 ms | max ms | errors | server peak RSS MiB |");
         println!("|---|---|---|---|---|---|---|---|");
         for scenario in &args.scenarios {
-            drive(target.clone(), scenario, args.warmup, args.concurrency, args.seed).await?;
-            let (outcome, wall) = drive(
-                target.clone(),
-                scenario,
-                args.requests,
-                args.concurrency,
-                args.seed + 1,
-            )
-            .await?;
+            let load = Load {
+                count: args.warmup,
+                concurrency: args.concurrency,
+                rate: args.rate,
+                seed: args.seed,
+            };
+            drive(target.clone(), scenario, load).await?;
+            let load = Load {
+                count: args.requests,
+                seed: args.seed + 1,
+                ..load
+            };
+            let (outcome, wall) = drive(target.clone(), scenario, load).await?;
             let ms = |q: f64| {
                 outcome
                     .histogram

@@ -112,3 +112,46 @@ fn the_harness_serves_a_database_seeded_beforehand_and_refuses_one_without_the_p
         "{stderr}"
     );
 }
+
+/// `--rate` paces the requests: they leave on a fixed schedule (an open workload), so a tiny
+/// run at 100 a second cannot report more than 100 a second, however fast the service answers
+/// (a debug build answers these several hundred a second); a rate that is not a positive
+/// number is refused.
+#[test]
+fn a_paced_run_sends_no_faster_than_its_rate_and_a_bad_rate_is_refused() {
+    let harness = |rate: &str| {
+        Command::new(env!("CARGO_BIN_EXE_acp-load"))
+            .args(["--server", env!("CARGO_BIN_EXE_acp-fhir")])
+            .args(["--plans", "20", "--requests", "30", "--warmup", "4"])
+            .args(["--concurrency", "4", "--scenarios", "summary,read"])
+            .arg(format!("--rate={rate}"))
+            .env_remove("ACP_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let output = harness("100");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{output:?}");
+    assert!(stdout.contains("paced at 100 requests/s"), "{stdout}");
+    for scenario in ["summary", "read"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {scenario} |")))
+            .unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let throughput: f64 = cells[2].parse().unwrap();
+        let p99: f64 = cells[5].parse().unwrap();
+        let errors: u64 = cells[7].parse().unwrap();
+        // 30 requests due over 29/100 s: at most 100 × 30/29 a second (rounded).
+        assert!(throughput > 0.0 && throughput <= 104.0, "{row}");
+        assert!(p99 > 0.0, "{row}");
+        assert_eq!(errors, 0, "{row}");
+    }
+
+    for bad in ["0", "-5", "fast", "NaN"] {
+        let output = harness(bad);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{bad}: {output:?}");
+        assert!(stderr.contains("is not a rate above 0"), "{bad}: {stderr}");
+    }
+}
