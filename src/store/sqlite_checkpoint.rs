@@ -23,11 +23,25 @@
 //! latency by a third to a half (BENCHMARKS.md "Seventh round"). Writers' connections
 //! set `journal_size_limit` to [`LOG_LIMIT`], so a log that grew past it (an import's merge)
 //! is cut back to it when it is next started again.
+//!
+//! Reusing the file pays only while its pages are still in memory. A frame (a 24-byte header
+//! and a page) never lines up with the file's 4 KiB pages, so writing one over a page that has
+//! left the page cache first reads that page from disk, inside the commit, while every request
+//! waiting for its audit record waits too. These machines' kernels write out pages untouched
+//! for about a minute even with memory free, and any server does under memory pressure: a log
+//! reused after an idle spell, or after a restart of the service, served a third fewer
+//! summaries with twice the p99 (BENCHMARKS.md, eighth round). So the log is reused only when
+//! it was last started again less than [`WARM`] ago (under steady load, every few seconds);
+//! otherwise it is emptied (`TRUNCATE`) and grows again in new file space, which needs no
+//! reads. A log file that may hold old pages ahead of the writes (one left by the last
+//! process, or one reused [`WARM`] or more ago: a quiet spell, 3 a.m.) is emptied at the next
+//! tick, whatever its length; a log emptied by this process holds only pages written since,
+//! and the writes go on at its end.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -54,42 +68,85 @@ pub(super) fn checkpoint(connection: &Connection) -> Result<(i64, i64), rusqlite
     })
 }
 
-/// The checkpoint thread's memory between ticks: the length of the log (frames) it last
-/// started again, which stays in SQLite's count until the next commit starts the log afresh.
-#[derive(Debug, Default)]
-pub(super) struct LogState {
-    restarted_at: Option<i64>,
+/// How long after the log was last started again its pages are taken to be still in memory
+/// (these machines' kernels write out pages untouched for about a minute).
+pub(super) const WARM: Duration = Duration::from_secs(30);
+
+/// How a tick started the log again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Started {
+    /// From the beginning of the same file (`RESTART`): its pages were written recently.
+    Reused,
+    /// Emptied (`TRUNCATE`): the next commits write into new file space.
+    Emptied,
 }
 
-/// One tick of the thread: a passive checkpoint, then, if the log holds more than `limit`
-/// bytes of frames (pages of `page_size`), a restarting one, holding the store's write lock
-/// `writes` so that the store's writers queue on it and start the moment it is done (waiting
-/// in SQLite's busy handler instead, which sleeps with growing back-off, stalled audit commits
-/// for seconds). A log already started again, and not yet written since, is left alone.
-/// Returns whether the log was started again.
+/// The checkpoint thread's memory between ticks.
+#[derive(Debug, Default)]
+pub(super) struct LogState {
+    /// The length of the log (frames) it last started again, which stays in SQLite's count
+    /// until the next commit starts the log afresh.
+    restarted_at: Option<i64>,
+    /// When it last started the log again (never, in this process: its pages may be cold).
+    started: Option<Instant>,
+    /// The log file holds only what was written since this thread emptied it: no old pages
+    /// lie ahead of the writes.
+    fresh: bool,
+}
+
+impl LogState {
+    /// The state of a thread that started the log again at `at`.
+    #[cfg(test)]
+    fn started_at(at: Instant) -> Self {
+        Self {
+            started: Some(at),
+            ..Self::default()
+        }
+    }
+}
+
+/// One tick of the thread at `now`: a passive checkpoint, then the log is started again if it
+/// holds more than `limit` bytes of frames (pages of `page_size`), or, whatever its length, if
+/// its file may hold old pages ahead of the writes (not emptied by this thread, and not started
+/// again in the last [`WARM`]). It is reused if it was last started again less than [`WARM`]
+/// ago, else emptied (see the module's notes). Either holds the store's write lock `writes`, so
+/// that the store's writers queue on it and start the moment it is done (waiting in SQLite's
+/// busy handler instead, which sleeps with growing back-off, stalled audit commits for
+/// seconds). A log already started again, and not yet written since, is not started again for
+/// its length.
 pub(super) fn tick(
     connection: &Connection,
     page_size: u64,
     limit: u64,
     writes: &tokio::sync::Mutex<()>,
     state: &mut LogState,
-) -> Result<bool, rusqlite::Error> {
+    now: Instant,
+) -> Result<Option<Started>, rusqlite::Error> {
     let (frames, _) = checkpoint(connection)?;
-    if state.restarted_at == Some(frames) {
-        return Ok(false);
-    }
-    state.restarted_at = None;
+    let cold = state
+        .started
+        .is_none_or(|at| now.saturating_duration_since(at) >= WARM);
     // Each frame is a 24-byte header and a page.
     let bytes = u64::try_from(frames).unwrap_or(0) * (page_size + 24);
-    if bytes <= limit {
-        return Ok(false);
+    let full = bytes > limit && state.restarted_at != Some(frames);
+    let stale = cold && !state.fresh;
+    if !full && !stale {
+        return Ok(None);
     }
+    let (started, sql) = if cold {
+        (Started::Emptied, "PRAGMA wal_checkpoint(TRUNCATE)")
+    } else {
+        (Started::Reused, "PRAGMA wal_checkpoint(RESTART)")
+    };
     let _writing = writes.blocking_lock();
-    let busy: i64 = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get(0))?;
-    if busy == 0 {
-        state.restarted_at = Some(frames);
+    let busy: i64 = connection.query_row(sql, [], |row| row.get(0))?;
+    if busy != 0 {
+        return Ok(None);
     }
-    Ok(busy == 0)
+    state.restarted_at = Some(frames);
+    state.started = Some(now);
+    state.fresh = started == Started::Emptied;
+    Ok(Some(started))
 }
 
 #[cfg(test)]
@@ -131,7 +188,14 @@ impl Checkpointer {
                     // The store is gone (its connections have checkpointed on closing).
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
-                match tick(&connection, page_size, LOG_LIMIT, &writes, &mut state) {
+                match tick(
+                    &connection,
+                    page_size,
+                    LOG_LIMIT,
+                    &writes,
+                    &mut state,
+                    Instant::now(),
+                ) {
                     Ok(_) => {}
                     // Another connection holds the database (recovering the log when it
                     // opened, an import's merge): the next tick tries again.
@@ -212,20 +276,23 @@ mod tests {
         let checkpointing = open(&path).unwrap();
         let page = page_size_of(&checkpointing).unwrap();
         let writes = tokio::sync::Mutex::new(());
-        let mut state = LogState::default();
-        assert!(!tick(&checkpointing, page, u64::MAX, &writes, &mut state).unwrap());
+        // The log was last started again a moment ago: its pages are in memory.
+        let now = Instant::now();
+        let mut state = LogState::started_at(now);
+        let mut tick = |limit| tick(&checkpointing, page, limit, &writes, &mut state, now).unwrap();
+        assert_eq!(tick(u64::MAX), None);
         write(&writer, 500);
         let grown = std::fs::metadata(&log).unwrap().len();
         assert!(grown > 2_000_000, "log of {grown} bytes");
         // At or below the limit nothing but the passive copy happens.
-        assert!(!tick(&checkpointing, page, grown, &writes, &mut state).unwrap());
+        assert_eq!(tick(grown), None);
         let (frames, _) = checkpoint(&checkpointing).unwrap();
         assert!(frames > 500, "log of {frames} frames");
         // Past it, once the old snapshot's reader is done, the log is started again; a log
         // started again and not written since is not started again at every tick.
         reader.execute_batch("COMMIT").unwrap();
-        assert!(tick(&checkpointing, page, 1_000_000, &writes, &mut state).unwrap());
-        assert!(!tick(&checkpointing, page, 1_000_000, &writes, &mut state).unwrap());
+        assert_eq!(tick(1_000_000), Some(Started::Reused));
+        assert_eq!(tick(1_000_000), None);
         // The next commits write from the start of the same file: it is neither cut nor grown.
         write(&writer, 10);
         let (frames, copied) = checkpoint(&checkpointing).unwrap();
@@ -253,16 +320,65 @@ mod tests {
         let checkpointing = open(&path).unwrap();
         let page = page_size_of(&checkpointing).unwrap();
         let writes = tokio::sync::Mutex::new(());
-        assert!(tick(
-            &checkpointing,
-            page,
-            1_000_000,
-            &writes,
-            &mut LogState::default()
-        )
-        .unwrap());
+        let now = Instant::now();
+        let mut state = LogState::started_at(now);
+        assert_eq!(
+            tick(&checkpointing, page, 1_000_000, &writes, &mut state, now).unwrap(),
+            Some(Started::Reused)
+        );
         write(&writer, 1);
         let size = std::fs::metadata(&log).unwrap().len();
         assert!(size <= 1_000_000, "log file of {size} bytes");
+    }
+
+    #[test]
+    fn a_log_whose_file_may_hold_cold_pages_is_emptied_and_one_started_again_lately_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cold.db");
+        let log = log_path(&path);
+        let writer = wal_writer(&path);
+        write(&writer, 500);
+        let checkpointing = open(&path).unwrap();
+        let page = page_size_of(&checkpointing).unwrap();
+        let writes = tokio::sync::Mutex::new(());
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        let size = || std::fs::metadata(&log).unwrap().len();
+        let mut state = LogState::default();
+        let mut tick =
+            |limit, now| tick(&checkpointing, page, limit, &writes, &mut state, now).unwrap();
+        // A log this process did not start (left by the last one) is emptied at the first
+        // tick, far below the limit.
+        assert_eq!(tick(u64::MAX, at(0)), Some(Started::Emptied));
+        assert_eq!(size(), 0);
+        // Emptied by this process, it holds only what was written since: left alone below
+        // the limit, however long ago, written or idle.
+        write(&writer, 10);
+        let small = size();
+        assert!(small > 0 && small < 200_000, "log of {small} bytes");
+        assert_eq!(tick(1_000_000, at(1)), None);
+        assert_eq!(tick(1_000_000, at(100)), None);
+        assert_eq!(size(), small);
+        // Past the limit, last started 30 s or more ago: emptied, not reused.
+        write(&writer, 490);
+        assert_eq!(tick(1_000_000, at(101)), Some(Started::Emptied));
+        assert_eq!(size(), 0);
+        // Past the limit again within 30 s: reused (the same file, neither cut nor grown).
+        write(&writer, 500);
+        let grown = size();
+        assert_eq!(tick(1_000_000, at(110)), Some(Started::Reused));
+        write(&writer, 10);
+        assert_eq!(size(), grown);
+        // A reused log is left alone below the limit for 30 s; after that the file ahead of
+        // the writes may be cold, and it is emptied.
+        assert_eq!(tick(1_000_000, at(120)), None);
+        assert_eq!(tick(1_000_000, at(140)), Some(Started::Emptied));
+        assert_eq!(size(), 0);
+        assert_eq!(tick(1_000_000, at(300)), None);
+        // Nothing was lost.
+        let rows: i64 = checkpointing
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 1_510);
     }
 }
