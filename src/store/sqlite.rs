@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::sqlite_audit::AuditFile;
-use super::sqlite_checkpoint::{Checkpointer, LOG_LIMIT};
+use super::sqlite_checkpoint::{Checkpointer, FILE_LIMIT};
 use super::sqlite_read::{DirectReads, Miss};
 use super::{
     decode, encode, timestamp, ImportedPlan, PlanStore, ResourceKey, StoreError, StoreOptions,
@@ -80,7 +80,7 @@ impl SqliteStore {
         let options = if checkpointer.is_some() {
             options
                 .pragma("wal_autocheckpoint", "0")
-                .pragma("journal_size_limit", LOG_LIMIT.to_string())
+                .pragma("journal_size_limit", FILE_LIMIT.to_string())
         } else {
             options
         };

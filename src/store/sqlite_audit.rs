@@ -33,7 +33,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tokio::sync::oneshot;
 
-use super::sqlite_checkpoint::{Checkpointer, LOG_LIMIT};
+use super::sqlite_checkpoint::{Checkpointer, FILE_LIMIT};
 use super::{timestamp, StoreError, StoreOptions};
 use crate::audit::AuditRecord;
 
@@ -77,7 +77,7 @@ fn open(path: &Path, checkpoints: bool) -> Result<Connection, rusqlite::Error> {
     )?;
     if !checkpoints {
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-        connection.pragma_update(None, "journal_size_limit", LOG_LIMIT)?;
+        connection.pragma_update(None, "journal_size_limit", FILE_LIMIT)?;
     }
     Ok(connection)
 }
