@@ -3,6 +3,16 @@
 
 use std::process::Command;
 
+/// The cells of `scenario`'s row in the harness's table:
+/// `| scenario | requests/s | p50 | p95 | p99 | max | errors | RSS |` (index 0 is empty).
+fn cells<'a>(stdout: &'a str, scenario: &str) -> Vec<&'a str> {
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("| {scenario} |")))
+        .unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
+    row.split('|').map(str::trim).collect()
+}
+
 #[test]
 fn a_tiny_load_run_reports_every_scenario_without_errors() {
     let output = Command::new(env!("CARGO_BIN_EXE_acp-load"))
@@ -38,12 +48,8 @@ fn a_tiny_load_run_reports_every_scenario_without_errors() {
         "summary-v1",
         "summary-deep",
     ] {
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("| {scenario} |")))
-            .unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        // | scenario | requests/s | p50 | p95 | p99 | max | errors | RSS |
+        let cells = cells(&stdout, scenario);
+        let row = cells.join(" | ");
         let throughput: f64 = cells[2].parse().unwrap();
         let p99: f64 = cells[5].parse().unwrap();
         let errors: u64 = cells[7].parse().unwrap();
@@ -89,18 +95,9 @@ fn the_harness_serves_a_database_seeded_beforehand_and_refuses_one_without_the_p
     assert!(stdout.contains("not seeded"), "{stdout}");
     assert!(!stdout.contains("seeded 30 plans"), "{stdout}");
     for scenario in ["summary", "read"] {
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("| {scenario} |")))
-            .unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
-        let errors: u64 = row
-            .split('|')
-            .map(str::trim)
-            .nth(7)
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(errors, 0, "{row}");
+        let cells = cells(&stdout, scenario);
+        let errors: u64 = cells[7].parse().unwrap();
+        assert_eq!(errors, 0, "{cells:?}");
     }
 
     let empty = format!("sqlite:{}", dir.path().join("empty.db").display());
@@ -134,11 +131,8 @@ fn a_paced_run_sends_no_faster_than_its_rate_and_a_bad_rate_is_refused() {
     assert!(output.status.success(), "{stdout}\n{output:?}");
     assert!(stdout.contains("paced at 100 requests/s"), "{stdout}");
     for scenario in ["summary", "read"] {
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("| {scenario} |")))
-            .unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let cells = cells(&stdout, scenario);
+        let row = cells.join(" | ");
         let throughput: f64 = cells[2].parse().unwrap();
         let p99: f64 = cells[5].parse().unwrap();
         let errors: u64 = cells[7].parse().unwrap();
