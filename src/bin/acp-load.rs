@@ -7,7 +7,7 @@
 //! cargo build --release && target/release/acp-load --plans 100000 --concurrency 32 --requests 50000
 //! ```
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +20,12 @@ use acp_fhir::commands::auth::client_assertion;
 use acp_fhir::generate::{generate, NhsNumbers};
 use clap::Parser;
 use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, HOST, IF_MATCH};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
 use jsonwebtoken::jwk::JwkSet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -78,14 +84,86 @@ struct Args {
 }
 
 struct Target {
-    base: String,
-    client: reqwest::Client,
+    /// Where the service listens.
+    address: SocketAddr,
+    /// `Host` and `Authorization` (the one token) of every request.
+    host: HeaderValue,
+    authorization: HeaderValue,
     /// (NHS number, plan id) of every seeded person.
     people: Vec<(String, String)>,
     /// A person whose plan has one version (`summary-v1`).
     single: Option<(String, String)>,
     /// A person whose plan has `--deep-versions` versions (`summary-deep`).
     deep: Option<(String, String)>,
+}
+
+impl Target {
+    /// A request to `path` (path and query) with the token, and `body` as JSON if any.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Request<Full<Bytes>>, String> {
+        let builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, self.authorization.clone());
+        match body {
+            Some(json) => builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(json))),
+            None => builder.body(Full::new(Bytes::new())),
+        }
+        .map_err(fail)
+    }
+
+    fn get(&self, path: &str) -> Result<Request<Full<Bytes>>, String> {
+        self.request(Method::GET, path, None)
+    }
+}
+
+/// One client's own HTTP/1.1 connection, kept alive: each client sends its requests one after
+/// another on it, as a browser or an ambulance system's integration would. Spoken by hyper's
+/// connection API directly (no pool, no redirects, no URL parsing per request), so the harness,
+/// which shares the machine with the service, takes as little of it as it can.
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+/// A response read to its end.
+struct Answer {
+    status: u16,
+    etag: Option<HeaderValue>,
+    body: Bytes,
+}
+
+impl Connection {
+    async fn open(address: SocketAddr) -> Result<Self, String> {
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(fail)?;
+        stream.set_nodelay(true).map_err(fail)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(fail)?;
+        // Runs until the connection closes; a failure shows in the next request sent on it.
+        tokio::spawn(connection);
+        Ok(Self { sender })
+    }
+
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Answer, String> {
+        self.sender.ready().await.map_err(fail)?;
+        let response = self.sender.send_request(request).await.map_err(fail)?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(fail)?.to_bytes();
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            etag: parts.headers.get(ETAG).cloned(),
+            body,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -235,46 +313,42 @@ async fn token(base: &str, key: &PrivateKey) -> Result<String, String> {
 /// (not timed); `Err(status)` if the read failed.
 async fn revision(
     target: &Target,
+    connection: &mut Connection,
     id: &str,
     mark: u32,
-) -> Result<Result<reqwest::RequestBuilder, u16>, String> {
-    let current = target
-        .client
-        .get(format!("{}/api/v1/plans/{id}", target.base))
-        .send()
-        .await
-        .map_err(fail)?;
-    if !current.status().is_success() {
-        return Ok(Err(current.status().as_u16()));
+) -> Result<Result<Request<Full<Bytes>>, u16>, String> {
+    let path = format!("/api/v1/plans/{id}");
+    let current = connection.send(target.get(&path)?).await?;
+    if !(200..300).contains(&current.status) {
+        return Ok(Err(current.status));
     }
-    let tag = current
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let mut body: Value = current.json().await.map_err(fail)?;
+    let mut body: Value = serde_json::from_slice(&current.body).map_err(fail)?;
     let mut plan = body["plan"].take();
     plan["special_note"] = Value::String(format!("load {mark}"));
-    Ok(Ok(target
-        .client
-        .put(format!("{}/api/v1/plans/{id}", target.base))
-        .header("If-Match", tag)
-        .json(&plan)))
+    let mut request = target.request(
+        Method::PUT,
+        &path,
+        Some(serde_json::to_vec(&plan).map_err(fail)?),
+    )?;
+    if let Some(tag) = current.etag {
+        request.headers_mut().insert(IF_MATCH, tag);
+    }
+    Ok(Ok(request))
 }
 
 /// The current version of plan `id`.
-async fn version_of(target: &Target, id: &str) -> Result<Option<u32>, String> {
-    let response = target
-        .client
-        .get(format!("{}/api/v1/plans/{id}", target.base))
-        .send()
-        .await
-        .map_err(fail)?;
-    if !response.status().is_success() {
+async fn version_of(
+    target: &Target,
+    connection: &mut Connection,
+    id: &str,
+) -> Result<Option<u32>, String> {
+    let response = connection
+        .send(target.get(&format!("/api/v1/plans/{id}"))?)
+        .await?;
+    if !(200..300).contains(&response.status) {
         return Ok(None);
     }
-    let body: Value = response.json().await.map_err(fail)?;
+    let body: Value = serde_json::from_slice(&response.body).map_err(fail)?;
     Ok(body["version"].as_u64().and_then(|v| u32::try_from(v).ok()))
 }
 
@@ -283,24 +357,18 @@ async fn version_of(target: &Target, id: &str) -> Result<Option<u32>, String> {
 /// share given, so their summaries are served.
 async fn prepare_single_and_deep(target: &mut Target, versions: u32) -> Result<(), String> {
     let started = Instant::now();
+    let mut connection = Connection::open(target.address).await?;
     let mut found = Vec::new();
     for person in &target.people {
         if found.len() == 2 {
             break;
         }
-        let url = format!(
-            "{}/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{}",
-            target.base, person.0
+        let path = format!(
+            "/fhir/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{}",
+            person.0
         );
-        let served = target
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(fail)?
-            .status()
-            .is_success();
-        if served && version_of(target, &person.1).await? == Some(1) {
+        let served = (200..300).contains(&connection.send(target.get(&path)?).await?.status);
+        if served && version_of(target, &mut connection, &person.1).await? == Some(1) {
             found.push(person.clone());
         }
     }
@@ -308,12 +376,12 @@ async fn prepare_single_and_deep(target: &mut Target, versions: u32) -> Result<(
         .map_err(|_| "no two single-version plans with a served summary".to_owned())?;
     let mut version = 1;
     while version < versions {
-        let request = match revision(target, &deep.1, version).await? {
+        let request = match revision(target, &mut connection, &deep.1, version).await? {
             Ok(request) => request,
             Err(status) => return Err(format!("reading the deep plan: {status}")),
         };
-        let status = request.send().await.map_err(fail)?.status();
-        if !status.is_success() {
+        let status = connection.send(request).await?.status;
+        if !(200..300).contains(&status) {
             return Err(format!("revising the deep plan: {status}"));
         }
         version += 1;
@@ -334,6 +402,7 @@ async fn prepare_single_and_deep(target: &mut Target, versions: u32) -> Result<(
 /// database, so it holds the plans the scenarios ask for (ten of each end are tried: a plan
 /// whose consent to share is withdrawn is not served).
 async fn holds_the_seeded_plans(target: &Target) -> Result<(), String> {
+    let mut connection = Connection::open(target.address).await?;
     let ends = [
         target.people.iter().take(10).collect::<Vec<_>>(),
         target.people.iter().rev().take(10).collect(),
@@ -341,7 +410,7 @@ async fn holds_the_seeded_plans(target: &Target) -> Result<(), String> {
     for end in ends {
         let mut served = false;
         for (_, id) in &end {
-            if version_of(target, id).await?.is_some() {
+            if version_of(target, &mut connection, id).await?.is_some() {
                 served = true;
                 break;
             }
@@ -364,6 +433,7 @@ async fn holds_the_seeded_plans(target: &Target) -> Result<(), String> {
 /// whose consent to share is withdrawn). Only the measured request is timed.
 async fn one(
     target: &Target,
+    connection: &mut Connection,
     scenario: &str,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Duration, bool), String> {
@@ -385,27 +455,21 @@ async fn one(
     };
     let identifier = format!("https://fhir.nhs.uk/Id/nhs-number%7C{nhs}");
     let request = match scenario {
-        "summary" | "summary-v1" | "summary-deep" => target.client.get(format!(
-            "{}/fhir/Patient/$summary?identifier={identifier}",
-            target.base
-        )),
-        "search" => target.client.get(format!(
-            "{}/fhir/Consent?patient:identifier={identifier}&_include=Consent:patient",
-            target.base
-        )),
-        "read" => target
-            .client
-            .get(format!("{}/fhir/CarePlan/{id}", target.base)),
-        "update" => match revision(target, id, rng.random::<u32>()).await? {
+        "summary" | "summary-v1" | "summary-deep" => {
+            target.get(&format!("/fhir/Patient/$summary?identifier={identifier}"))?
+        }
+        "search" => target.get(&format!(
+            "/fhir/Consent?patient:identifier={identifier}&_include=Consent:patient"
+        ))?,
+        "read" => target.get(&format!("/fhir/CarePlan/{id}"))?,
+        "update" => match revision(target, connection, id, rng.random::<u32>()).await? {
             Ok(request) => request,
             Err(status) => return Ok((Duration::ZERO, status == 404)),
         },
         other => return Err(format!("unknown scenario {other}")),
     };
     let started = Instant::now();
-    let response = request.send().await.map_err(fail)?;
-    let status = response.status().as_u16();
-    let _ = response.bytes().await.map_err(fail)?;
+    let status = connection.send(request).await?.status;
     Ok((
         started.elapsed(),
         (200..300).contains(&status) || status == 404 || status == 412,
@@ -428,9 +492,14 @@ async fn drive(
     load: Load,
 ) -> Result<(Outcome, Duration), String> {
     let remaining = Arc::new(AtomicUsize::new(load.count));
+    // Every client's connection is open before the clock starts.
+    let mut connections = Vec::with_capacity(load.concurrency);
+    for _ in 0..load.concurrency {
+        connections.push(Connection::open(target.address).await?);
+    }
     let started = Instant::now();
     let mut workers = Vec::new();
-    for worker in 0..load.concurrency {
+    for (worker, mut connection) in connections.into_iter().enumerate() {
         let target = target.clone();
         let remaining = remaining.clone();
         let scenario = scenario.to_owned();
@@ -463,7 +532,7 @@ async fn drive(
                         Duration::ZERO
                     }
                 };
-                let (elapsed, ok) = one(&target, &scenario, &mut rng).await?;
+                let (elapsed, ok) = one(&target, &mut connection, &scenario, &mut rng).await?;
                 if !ok {
                     outcome.errors += 1;
                 }
@@ -535,24 +604,15 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
         let ready = wait_ready(&base, &mut child).await?;
         println!("start-up to ready: {:.0} ms", ready.as_secs_f64() * 1000.0);
         let token = token(&base, &client_key).await?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().map_err(fail)?,
-        );
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .pool_max_idle_per_host(args.concurrency)
-            .build()
-            .map_err(fail)?;
         let people = NhsNumbers::default()
             .take(args.plans)
             .enumerate()
             .map(|(i, nhs)| (nhs, uuid::Uuid::from_u64_pair(args.seed, i as u64).to_string()))
             .collect();
         let mut target = Target {
-            base: base.clone(),
-            client,
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            host: HeaderValue::from_str(&format!("127.0.0.1:{port}")).map_err(fail)?,
+            authorization: HeaderValue::from_str(&format!("Bearer {token}")).map_err(fail)?,
             people,
             single: None,
             deep: None,
