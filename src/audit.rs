@@ -102,6 +102,12 @@ pub enum DateBound {
 pub struct AuditQuery {
     /// The patient, by FHIR id.
     pub patient_id: Option<String>,
+    /// The NHS number of `patient_id`'s plan, when the service knows it. Every audit record of
+    /// a Patient names it with its plan's NHS number (`service::patient_of`), which never
+    /// changes, so the search can then go through the index of NHS numbers: the request audit
+    /// file keeps no index of Patient ids (migrations/sqlite-audit/0002). Not a criterion of
+    /// its own: without it a search by Patient id finds the same records, by a slower path.
+    pub patient_nhs_number: Option<String>,
     /// The patient, by NHS number.
     pub nhs_number: Option<String>,
     /// The client id or end user.
@@ -130,9 +136,20 @@ pub(crate) fn search_sql(
     };
     if let Some(id) = &query.patient_id {
         let p = bind(id.clone(), &mut binds);
-        clauses.push(format!(
-            "e.id IN (SELECT audit_id FROM audit_event_patients WHERE patient_id = {p})"
-        ));
+        clauses.push(match &query.patient_nhs_number {
+            Some(nhs) => {
+                let n = bind(nhs.clone(), &mut binds);
+                format!(
+                    "e.id IN (SELECT audit_id FROM audit_event_patients \
+                     WHERE patient_id = {p} AND nhs_number = {n})"
+                )
+            }
+            None => {
+                format!(
+                    "e.id IN (SELECT audit_id FROM audit_event_patients WHERE patient_id = {p})"
+                )
+            }
+        });
     }
     if let Some(nhs) = &query.nhs_number {
         let p = bind(nhs.clone(), &mut binds);
@@ -326,5 +343,25 @@ mod tests {
         assert!(sql.contains("e.entity_type = $4 AND e.entity_id = $5"));
         assert!(sql.ends_with("LIMIT 10"));
         assert_eq!(binds, ["9990000018", "cad", "cad", "CarePlan", "x"]);
+    }
+
+    #[test]
+    fn a_search_by_patient_id_goes_by_its_nhs_number_only_when_that_is_known() {
+        let mut query = AuditQuery {
+            patient_id: Some("p-1".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        };
+        let (sql, binds) = search_sql(&query, |n| format!("${n}"));
+        assert!(sql.contains("WHERE patient_id = $1)"), "{sql}");
+        assert!(!sql.contains("nhs_number"), "{sql}");
+        assert_eq!(binds, ["p-1"]);
+        query.patient_nhs_number = Some("9990000018".into());
+        let (sql, binds) = search_sql(&query, |n| format!("${n}"));
+        assert!(
+            sql.contains("WHERE patient_id = $1 AND nhs_number = $2)"),
+            "{sql}"
+        );
+        assert_eq!(binds, ["p-1", "9990000018"]);
     }
 }

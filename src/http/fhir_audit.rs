@@ -149,6 +149,22 @@ fn parse(params: &[(String, String)]) -> Result<AuditQuery, Error> {
     Ok(query)
 }
 
+/// The NHS number of the plan whose Patient is `patient_id`, if the service holds that plan (a
+/// plan's NHS number never changes, and the audit trail names each Patient with it).
+async fn nhs_number_of_patient(
+    service: &PlanService,
+    patient_id: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let Some(id) = patient_id else {
+        return Ok(None);
+    };
+    let Some(plan) = service.locate("Patient", id).await? else {
+        return Ok(None);
+    };
+    let record = service.get(plan).await?;
+    Ok(Some(record.plan.person.nhs_number.as_str().to_owned()))
+}
+
 /// `GET /fhir/AuditEvent?…`.
 pub async fn search(
     service: web::Data<PlanService>,
@@ -156,7 +172,10 @@ pub async fn search(
 ) -> Result<HttpResponse, FhirError> {
     let rendering = rendering(&request)?;
     let params = query_pairs(&request);
-    let query = parse(&params).map_err(fail(rendering))?;
+    let mut query = parse(&params).map_err(fail(rendering))?;
+    query.patient_nhs_number = nhs_number_of_patient(&service, query.patient_id.as_deref())
+        .await
+        .map_err(fail(rendering))?;
     let records = service
         .search_audit(&query)
         .await

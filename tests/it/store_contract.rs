@@ -480,6 +480,16 @@ async fn audit_records_are_found_by_each_criterion_newest_first(store: Arc<dyn P
         .await,
         only(&first)
     );
+    // With the Patient's NHS number known, by the index of NHS numbers: the same record.
+    assert_eq!(
+        find(AuditQuery {
+            patient_id: Some("p1".into()),
+            patient_nhs_number: Some("9990000018".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        only(&first)
+    );
     assert_eq!(
         find(AuditQuery {
             nhs_number: Some("9990000026".into()),
@@ -1072,6 +1082,68 @@ async fn sqlite_request_audit_records_leave_the_plans_file_untouched() {
         count(store.audit_pool().unwrap().clone()).await,
         2,
         "the requests' records"
+    );
+}
+
+/// The request audit file links each record to its patients in one index only, by NHS number
+/// (its entries hold the Patient id too): an index of Patient ids as well cost every record a
+/// second page written at a random place. A search by Patient id with the Patient's NHS number
+/// goes through that index; without it (a Patient the service does not hold) it reads the
+/// whole table, and finds the same records (the contract test above).
+#[tokio::test]
+async fn sqlite_the_audit_file_finds_a_patients_records_by_nhs_number_alone() {
+    use sqlx::Row as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = file_store(dir.path(), "trail.db").await;
+    let audit_pool = store.audit_pool().unwrap().clone();
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_event_patients' \
+         ORDER BY name",
+    )
+    .fetch_all(&audit_pool)
+    .await
+    .unwrap();
+    assert!(
+        indexes.contains(&"audit_event_patients_by_nhs_number".to_owned()),
+        "{indexes:?}"
+    );
+    assert!(
+        !indexes.contains(&"audit_event_patients_by_patient".to_owned()),
+        "{indexes:?}"
+    );
+    let plan = |sql: &str| {
+        let pool = audit_pool.clone();
+        let sql = format!("EXPLAIN QUERY PLAN {sql}");
+        async move {
+            sqlx::query(&sql)
+                .bind("p1")
+                .bind("9990000018")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    let hinted =
+        plan("SELECT audit_id FROM audit_event_patients WHERE patient_id = ?1 AND nhs_number = ?2")
+            .await;
+    assert!(
+        hinted.contains("audit_event_patients_by_nhs_number"),
+        "{hinted}"
+    );
+    // The plans file's audit tables (writes' records, at a plan write's rate) keep both.
+    let plans_indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_event_patients'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        plans_indexes.contains(&"audit_event_patients_by_patient".to_owned()),
+        "{plans_indexes:?}"
     );
 }
 
