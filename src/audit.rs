@@ -136,20 +136,13 @@ pub(crate) fn search_sql(
     };
     if let Some(id) = &query.patient_id {
         let p = bind(id.clone(), &mut binds);
-        clauses.push(match &query.patient_nhs_number {
-            Some(nhs) => {
-                let n = bind(nhs.clone(), &mut binds);
-                format!(
-                    "e.id IN (SELECT audit_id FROM audit_event_patients \
-                     WHERE patient_id = {p} AND nhs_number = {n})"
-                )
-            }
-            None => {
-                format!(
-                    "e.id IN (SELECT audit_id FROM audit_event_patients WHERE patient_id = {p})"
-                )
-            }
-        });
+        let also = match &query.patient_nhs_number {
+            Some(nhs) => format!(" AND nhs_number = {}", bind(nhs.clone(), &mut binds)),
+            None => String::new(),
+        };
+        clauses.push(format!(
+            "e.id IN (SELECT audit_id FROM audit_event_patients WHERE patient_id = {p}{also})"
+        ));
     }
     if let Some(nhs) = &query.nhs_number {
         let p = bind(nhs.clone(), &mut binds);
