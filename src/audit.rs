@@ -210,7 +210,84 @@ const MAX_BATCH: usize = 512;
 /// Records waiting for the writer before senders wait for room.
 const QUEUE: usize = 4096;
 
-type Pending = (AuditRecord, oneshot::Sender<Result<(), StoreError>>);
+/// The answer to whoever waits for a record to be committed.
+pub type Committed = oneshot::Sender<Result<(), StoreError>>;
+
+type Pending = (AuditRecord, Committed);
+
+/// Work for a store's own audit-writing thread (see [`PlanStore::audit_port`]).
+// `One` is the large variant and nearly every job: boxing its record would cost an allocation
+// a request for the sake of the rare `Batch`.
+#[allow(clippy::large_enum_variant)]
+pub enum AuditJob {
+    /// One request's record, to be committed with whatever else is waiting (group commit).
+    One(AuditRecord, Committed),
+    /// Records to be committed together, all or none.
+    Batch(Vec<AuditRecord>, Committed),
+}
+
+/// Where a store that commits request audit records on a thread of its own takes them.
+pub type AuditPort = std::sync::mpsc::Sender<AuditJob>;
+
+/// The loop of a store's audit-writing thread: takes jobs from `jobs` until every sender is
+/// gone and commits them with `write` (one transaction a call, all or nothing). Records that
+/// arrive while a transaction is being written are committed together in the next one, at
+/// most [`MAX_BATCH`] at once; a group that fails is retried record by record, so one bad
+/// record fails only its own request. A [`AuditJob::Batch`] is its own transaction.
+pub fn serve_jobs(
+    jobs: &std::sync::mpsc::Receiver<AuditJob>,
+    mut write: impl FnMut(&[AuditRecord]) -> Result<(), StoreError>,
+) {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            AuditJob::Batch(records, done) => {
+                let _ = done.send(write(&records));
+            }
+            AuditJob::One(record, done) => {
+                let mut records = vec![record];
+                let mut waiters = vec![done];
+                while records.len() < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(AuditJob::One(record, done)) => {
+                            records.push(record);
+                            waiters.push(done);
+                        }
+                        Ok(batch) => {
+                            next = Some(batch);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                match write(&records) {
+                    Ok(()) => {
+                        for waiter in waiters {
+                            let _ = waiter.send(Ok(()));
+                        }
+                    }
+                    Err(error) if records.len() == 1 => {
+                        for waiter in waiters {
+                            let _ = waiter.send(Err(error.clone()));
+                        }
+                    }
+                    Err(_) => {
+                        for (record, waiter) in records.iter().zip(waiters) {
+                            let _ = waiter.send(write(std::slice::from_ref(record)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// The one writer of request audit records: group commit. Each caller hands its record over
 /// and waits until the transaction holding it has committed (so no response leaves before its
@@ -218,20 +295,30 @@ type Pending = (AuditRecord, oneshot::Sender<Result<(), StoreError>>);
 /// all at once, instead of every request contending for the database's write lock with a
 /// transaction of its own. A batch that fails is retried record by record, so one bad record
 /// fails only its own request.
+///
+/// A store with an audit-writing thread of its own (a SQLite file: [`PlanStore::audit_port`])
+/// is handed each record directly and gathers the groups on that thread ([`serve_jobs`]): one
+/// hand-off between threads each way. Otherwise a task on the Tokio runtime gathers them and
+/// calls [`PlanStore::append_audits`]; for the SQLite file that was a second hand-off each
+/// way, through a runtime thread that took 5 to 10% of a core under load (BENCHMARKS.md,
+/// tenth round).
 pub struct AuditWriter {
     store: Arc<dyn PlanStore>,
+    port: Option<AuditPort>,
     queue: OnceLock<mpsc::Sender<Pending>>,
 }
 
 impl AuditWriter {
-    /// A writer into `store`. Its task starts on the current Tokio runtime if there is one,
-    /// else on the runtime of the first record.
+    /// A writer into `store`. Unless the store takes records on a thread of its own, its task
+    /// starts on the current Tokio runtime if there is one, else on the runtime of the first
+    /// record.
     pub fn new(store: Arc<dyn PlanStore>) -> Self {
         let writer = Self {
+            port: store.audit_port(),
             store,
             queue: OnceLock::new(),
         };
-        if tokio::runtime::Handle::try_current().is_ok() {
+        if writer.port.is_none() && tokio::runtime::Handle::try_current().is_ok() {
             writer.queue();
         }
         writer
@@ -249,10 +336,18 @@ impl AuditWriter {
     pub async fn append(&self, record: AuditRecord) -> Result<(), StoreError> {
         let stopped = || StoreError::Unavailable("the audit writer has stopped".into());
         let (done, committed) = oneshot::channel();
-        self.queue()
-            .send((record, done))
-            .await
-            .map_err(|_| stopped())?;
+        match &self.port {
+            // Unbounded, but each record has a request waiting for it: no more are queued
+            // than requests are in flight.
+            Some(port) => port
+                .send(AuditJob::One(record, done))
+                .map_err(|_| stopped())?,
+            None => self
+                .queue()
+                .send((record, done))
+                .await
+                .map_err(|_| stopped())?,
+        }
         committed.await.map_err(|_| stopped())?
     }
 }
@@ -291,6 +386,135 @@ mod tests {
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "not in creation order");
         assert!(ids.windows(2).all(|w| w[0].to_string() < w[1].to_string()));
         assert_eq!(ids[0].get_version_num(), 7);
+    }
+
+    fn record_with_request_id(request_id: &str) -> AuditRecord {
+        AuditRecord {
+            id: new_id(),
+            recorded: Utc::now(),
+            interaction: "summary".into(),
+            action: "R".into(),
+            status: 200,
+            client_id: Some("ambulance".into()),
+            client_name: None,
+            organisation: None,
+            end_user: None,
+            end_user_organisation: None,
+            resource_type: Some("Patient".into()),
+            resource_id: None,
+            patients: Vec::new(),
+            query: None,
+            request_id: request_id.into(),
+            emergency_override: None,
+            detail: None,
+        }
+    }
+
+    type Answer = oneshot::Receiver<Result<(), StoreError>>;
+
+    fn one(jobs: &AuditPort, request_id: &str) -> Answer {
+        let (done, answer) = oneshot::channel();
+        jobs.send(AuditJob::One(record_with_request_id(request_id), done))
+            .unwrap();
+        answer
+    }
+
+    /// Runs [`serve_jobs`] over the jobs already queued (the port is then dropped, so it
+    /// returns) with a writer that fails any transaction holding a record whose request id is
+    /// `bad`; gives the request ids of each transaction it was asked to write.
+    fn serve(jobs: AuditPort, queue: &std::sync::mpsc::Receiver<AuditJob>) -> Vec<Vec<String>> {
+        drop(jobs);
+        let mut transactions = Vec::new();
+        serve_jobs(queue, |records| {
+            let ids: Vec<String> = records.iter().map(|r| r.request_id.clone()).collect();
+            let bad = ids.iter().any(|id| id == "bad");
+            transactions.push(ids);
+            if bad {
+                Err(StoreError::Backend("refused".into()))
+            } else {
+                Ok(())
+            }
+        });
+        transactions
+    }
+
+    fn answered(answer: Answer) -> Result<(), StoreError> {
+        answer.blocking_recv().expect("answered")
+    }
+
+    #[test]
+    fn records_waiting_together_are_committed_in_one_transaction() {
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let answers: Vec<Answer> = ["a", "b", "c"].iter().map(|id| one(&jobs, id)).collect();
+        assert_eq!(serve(jobs, &queue), vec![vec!["a", "b", "c"]]);
+        for answer in answers {
+            assert!(answered(answer).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_failed_group_is_retried_record_by_record_and_fails_only_the_bad_one() {
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let good = one(&jobs, "a");
+        let bad = one(&jobs, "bad");
+        let other = one(&jobs, "c");
+        assert_eq!(
+            serve(jobs, &queue),
+            vec![vec!["a", "bad", "c"], vec!["a"], vec!["bad"], vec!["c"]]
+        );
+        assert!(answered(good).is_ok());
+        assert!(matches!(answered(bad), Err(StoreError::Backend(_))));
+        assert!(answered(other).is_ok());
+    }
+
+    #[test]
+    fn a_batch_is_its_own_transaction_between_groups_and_a_failed_one_is_not_split() {
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let first = one(&jobs, "a");
+        let (done, batch) = oneshot::channel();
+        jobs.send(AuditJob::Batch(
+            vec![record_with_request_id("b"), record_with_request_id("bad")],
+            done,
+        ))
+        .unwrap();
+        let last = one(&jobs, "d");
+        assert_eq!(
+            serve(jobs, &queue),
+            vec![vec!["a"], vec!["b", "bad"], vec!["d"]]
+        );
+        assert!(answered(first).is_ok());
+        assert!(answered(batch).is_err());
+        assert!(answered(last).is_ok());
+    }
+
+    #[test]
+    fn a_group_holds_at_most_max_batch_records() {
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let answers: Vec<Answer> = (0..MAX_BATCH + 3)
+            .map(|i| one(&jobs, &i.to_string()))
+            .collect();
+        let sizes: Vec<usize> = serve(jobs, &queue).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [MAX_BATCH, 3]);
+        assert!(answers.into_iter().all(|a| answered(a).is_ok()));
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_file_takes_records_on_its_own_thread_and_memory_through_the_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("plans.db").display());
+        let file = crate::store::connect(&url).await.unwrap();
+        assert!(file.audit_port().is_some());
+        let writer = AuditWriter::new(file.clone());
+        let record = record_with_request_id("direct");
+        writer.append(record.clone()).await.unwrap();
+        assert_eq!(file.get_audit(record.id).await.unwrap(), Some(record));
+
+        let memory = crate::store::connect("sqlite::memory:").await.unwrap();
+        assert!(memory.audit_port().is_none());
+        let writer = AuditWriter::new(memory.clone());
+        let record = record_with_request_id("task");
+        writer.append(record.clone()).await.unwrap();
+        assert_eq!(memory.get_audit(record.id).await.unwrap(), Some(record));
     }
 
     #[test]

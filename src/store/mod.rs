@@ -181,6 +181,11 @@ pub trait PlanStore: Send + Sync {
     }
     /// Appends audit records, all or none, in one transaction.
     async fn append_audits(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// Where this store's own audit-writing thread takes request audit records, if it has one
+    /// (they are then gathered into group commits there: see [`crate::audit::AuditWriter`]).
+    fn audit_port(&self) -> Option<crate::audit::AuditPort> {
+        None
+    }
     /// Audit records matching `query`, newest first.
     async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// One audit record.

@@ -580,6 +580,10 @@ impl PlanStore for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
+    fn audit_port(&self) -> Option<crate::audit::AuditPort> {
+        self.audit_file.as_ref().map(|file| file.port())
+    }
+
     /// Both files' records when there is an audit file (requests' records there, writes' and
     /// older ones here), merged in the order each file's search gives.
     async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

@@ -8,7 +8,8 @@
 //! connections take turns, a page cache emptied by the other connections' commits: a profile
 //! of the summary scenario had the pool's threads on a fifth of the machine, a third of that
 //! reading back pages. Here one long-lived connection, on one thread, writes every batch with
-//! its two statements prepared once: one hand-off a batch.
+//! its two statements prepared once, and that thread gathers the batches itself: each request
+//! hands its record straight to it and is answered from it (one hand-off each way).
 //!
 //! The records go to a file beside the plans' (`plans.db` → `plans.audit.db`, see
 //! [`audit_path`]). SQLite empties a connection's page cache whenever another connection has
@@ -35,7 +36,7 @@ use tokio::sync::oneshot;
 
 use super::sqlite_checkpoint::{Checkpointer, FILE_LIMIT};
 use super::{timestamp, StoreError, StoreOptions};
-use crate::audit::AuditRecord;
+use crate::audit::{serve_jobs, AuditJob, AuditPort, AuditRecord};
 
 const INSERT_EVENT: &str = "INSERT INTO audit_events \
      (id, recorded, client_id, end_user, entity_type, entity_id, document) \
@@ -47,11 +48,11 @@ const INSERT_PATIENT: &str =
 /// How long a batch waits for another process's write to finish.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
 
-type Job = (Vec<AuditRecord>, oneshot::Sender<Result<(), StoreError>>);
-
-/// The audit-writing thread of one SQLite file; dropping it stops the thread.
+/// The audit-writing thread of one SQLite file; dropping it stops the thread. It takes each
+/// request's record straight from the [`crate::audit::AuditWriter`] and gathers them into
+/// group commits itself ([`crate::audit::serve_jobs`]).
 pub(super) struct AuditAppender {
-    jobs: mpsc::Sender<Job>,
+    jobs: AuditPort,
 }
 
 fn failed(error: rusqlite::Error) -> StoreError {
@@ -135,14 +136,12 @@ impl AuditAppender {
         writes: Arc<tokio::sync::Mutex<()>>,
     ) -> Option<Self> {
         let mut connection = open(path, checkpoints).ok()?;
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<AuditJob>();
         std::thread::Builder::new()
             .name("sqlite-audit".into())
             .spawn(move || {
-                // Ends when every sender (the store's clones) is gone.
-                while let Ok((records, done)) = queue.recv() {
-                    let _ = done.send(write(&mut connection, &records, &writes));
-                }
+                // Ends when every sender (the store's clones, the audit writer's port) is gone.
+                serve_jobs(&queue, |records| write(&mut connection, records, &writes));
             })
             .ok()?;
         Some(Self { jobs })
@@ -152,9 +151,14 @@ impl AuditAppender {
     pub(super) async fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         let (done, written) = oneshot::channel();
         self.jobs
-            .send((records.to_vec(), done))
+            .send(AuditJob::Batch(records.to_vec(), done))
             .map_err(|_| stopped())?;
         written.await.map_err(|_| stopped())?
+    }
+
+    /// Where the thread takes single records to commit in groups.
+    pub(super) fn port(&self) -> AuditPort {
+        self.jobs.clone()
     }
 }
 
@@ -226,6 +230,11 @@ impl AuditFile {
     /// Stores `records` in one transaction: all of them or none.
     pub(super) async fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         self.appender.append(records).await
+    }
+
+    /// Where the audit writer hands this file's thread each request's record.
+    pub(super) fn port(&self) -> AuditPort {
+        self.appender.port()
     }
 }
 
