@@ -187,6 +187,20 @@ fn due(index: usize, rate: f64) -> Duration {
     Duration::from_secs_f64(index as f64 / rate)
 }
 
+/// Tokio's timer fires on whole-millisecond ticks, at the first tick at or after the deadline:
+/// a client asleep until a request's due time woke up to a millisecond after it, and that
+/// delay, the harness's own, was counted into the latency of every paced request (half a
+/// millisecond on average). Waking one tick early sends a request at most a millisecond before
+/// it is due (the rate is unchanged) and its latency is then counted from when it was sent;
+/// a request sent after its due time (the last answer was slow, or the timer later than a
+/// tick) still counts from its due time.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
+/// When a paced client wakes to send the request due at `due`.
+fn wake_for(due: Instant) -> Instant {
+    due.checked_sub(TIMER_TICK).unwrap_or(due)
+}
+
 /// The requests client `client` of `clients` sends in a paced run of `count`: every
 /// `clients`-th, from its own number on, so the schedule is shared out evenly.
 fn share(client: usize, clients: usize, count: usize) -> impl Iterator<Item = usize> {
@@ -517,7 +531,7 @@ async fn drive(
                     Some(rate) => {
                         let Some(index) = schedule.next() else { break };
                         let at = started + due(index, rate);
-                        tokio::time::sleep_until(at.into()).await;
+                        tokio::time::sleep_until(wake_for(at).into()).await;
                         Instant::now().saturating_duration_since(at)
                     }
                     None => {
