@@ -38,6 +38,7 @@
 //! tick, whatever its length; a log emptied by this process holds only pages written since,
 //! and the writes go on at its end.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -47,6 +48,18 @@ use rusqlite::Connection;
 
 /// How often the log is checkpointed: a few megabytes of log at the highest write rates seen.
 pub(super) const INTERVAL: Duration = Duration::from_millis(250);
+
+/// Syncs the file at `path` through the handle kept in `handle`, opening it the first time.
+/// The handle stays open while the thread runs: closing a descriptor of the database file
+/// would drop every POSIX lock this process holds on it, its SQLite connections' too
+/// (sqlite.org/howtocorrupt.html, 2.2). It was opened and closed again at every restart of
+/// the log, each time dropping the locks the store's connections held.
+fn sync_kept(handle: &mut Option<File>, path: &Path) -> std::io::Result<()> {
+    if handle.is_none() {
+        *handle = Some(File::open(path)?);
+    }
+    handle.as_ref().map_or(Ok(()), File::sync_data)
+}
 
 /// Keeps the checkpoint thread running; dropping the last clone of the store stops it.
 pub(super) struct Checkpointer {
@@ -99,6 +112,8 @@ pub(super) struct LogState {
     /// The log file holds only what was written since this thread emptied it: no old pages
     /// lie ahead of the writes.
     fresh: bool,
+    /// The database file, kept open for syncing it (see [`sync_kept`]).
+    database: Option<File>,
 }
 
 impl LogState {
@@ -151,7 +166,7 @@ pub(super) fn tick(
     // with `perf trace`: every waiting request waited too). Synced here first, outside the
     // lock, the one under it has only the last moment's pages to write.
     if let Some(path) = connection.path().filter(|path| !path.is_empty()) {
-        if let Err(error) = std::fs::File::open(path).and_then(|file| file.sync_data()) {
+        if let Err(error) = sync_kept(&mut state.database, Path::new(path)) {
             tracing::debug!(%error, "database file not synced before the log restart");
         }
     }
@@ -321,6 +336,26 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, 1_010);
+        // The database file was synced before the restart through a handle that stays open.
+        assert!(state.database.is_some());
+    }
+
+    #[test]
+    fn a_synced_file_is_opened_once_and_its_handle_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.db");
+        let mut handle = None;
+        // No file yet: an error, and nothing kept.
+        let missing = sync_kept(&mut handle, &path).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        assert!(handle.is_none());
+        std::fs::write(&path, b"frames").unwrap();
+        sync_kept(&mut handle, &path).unwrap();
+        assert!(handle.is_some());
+        // Its name gone, the file is still synced through the kept handle: it is not reopened
+        // (and so never closed, which would drop this process's locks on a database file).
+        std::fs::remove_file(&path).unwrap();
+        sync_kept(&mut handle, &path).unwrap();
     }
 
     #[test]
