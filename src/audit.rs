@@ -229,6 +229,21 @@ pub enum AuditJob {
 /// Where a store that commits request audit records on a thread of its own takes them.
 pub type AuditPort = std::sync::mpsc::Sender<AuditJob>;
 
+/// Answers the waiters of a group whose transaction ended in `result`, or, when a group of more
+/// than one failed, gives them back for their records to be retried one by one (so that one bad
+/// record fails only its own request).
+fn answer_group(result: Result<(), StoreError>, waiters: Vec<Committed>) -> Option<Vec<Committed>> {
+    match result {
+        Err(_) if waiters.len() > 1 => Some(waiters),
+        result => {
+            for waiter in waiters {
+                let _ = waiter.send(result.clone());
+            }
+            None
+        }
+    }
+}
+
 /// The loop of a store's audit-writing thread: takes jobs from `jobs` until every sender is
 /// gone and commits them with `write` (one transaction a call, all or nothing). Records that
 /// arrive while a transaction is being written are committed together in the next one, at
@@ -267,21 +282,9 @@ pub fn serve_jobs(
                         Err(_) => break,
                     }
                 }
-                match write(&records) {
-                    Ok(()) => {
-                        for waiter in waiters {
-                            let _ = waiter.send(Ok(()));
-                        }
-                    }
-                    Err(error) if records.len() == 1 => {
-                        for waiter in waiters {
-                            let _ = waiter.send(Err(error.clone()));
-                        }
-                    }
-                    Err(_) => {
-                        for (record, waiter) in records.iter().zip(waiters) {
-                            let _ = waiter.send(write(std::slice::from_ref(record)));
-                        }
+                if let Some(waiters) = answer_group(write(&records), waiters) {
+                    for (record, waiter) in records.iter().zip(waiters) {
+                        let _ = waiter.send(write(std::slice::from_ref(record)));
                     }
                 }
             }
@@ -356,23 +359,42 @@ async fn write_batches(store: Arc<dyn PlanStore>, mut receiver: mpsc::Receiver<P
     let mut pending: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut pending, MAX_BATCH).await > 0 {
         let (records, waiters): (Vec<AuditRecord>, Vec<_>) = pending.drain(..).unzip();
-        match store.append_audits(&records).await {
-            Ok(()) => {
-                for waiter in waiters {
-                    let _ = waiter.send(Ok(()));
-                }
-            }
-            Err(error) if records.len() == 1 => {
-                for waiter in waiters {
-                    let _ = waiter.send(Err(error.clone()));
-                }
-            }
-            Err(_) => {
-                for (record, waiter) in records.iter().zip(waiters) {
-                    let _ = waiter.send(store.append_audit(record).await);
-                }
+        if let Some(waiters) = answer_group(store.append_audits(&records).await, waiters) {
+            for (record, waiter) in records.iter().zip(waiters) {
+                let _ = waiter.send(store.append_audit(record).await);
             }
         }
+    }
+}
+
+/// A summary's record for tests: request `request_id` of the `ambulance` client, returning
+/// the data of `patients` (Patient id, NHS number).
+#[cfg(test)]
+pub(crate) fn summary_record(request_id: &str, patients: &[(&str, &str)]) -> AuditRecord {
+    AuditRecord {
+        id: new_id(),
+        recorded: Utc::now(),
+        interaction: "summary".into(),
+        action: "R".into(),
+        status: 200,
+        client_id: Some("ambulance".into()),
+        client_name: None,
+        organisation: None,
+        end_user: None,
+        end_user_organisation: None,
+        resource_type: Some("Patient".into()),
+        resource_id: None,
+        patients: patients
+            .iter()
+            .map(|(patient_id, nhs_number)| AuditedPatient {
+                patient_id: (*patient_id).into(),
+                nhs_number: (*nhs_number).into(),
+            })
+            .collect(),
+        query: None,
+        request_id: request_id.into(),
+        emergency_override: None,
+        detail: None,
     }
 }
 
@@ -389,25 +411,7 @@ mod tests {
     }
 
     fn record_with_request_id(request_id: &str) -> AuditRecord {
-        AuditRecord {
-            id: new_id(),
-            recorded: Utc::now(),
-            interaction: "summary".into(),
-            action: "R".into(),
-            status: 200,
-            client_id: Some("ambulance".into()),
-            client_name: None,
-            organisation: None,
-            end_user: None,
-            end_user_organisation: None,
-            resource_type: Some("Patient".into()),
-            resource_id: None,
-            patients: Vec::new(),
-            query: None,
-            request_id: request_id.into(),
-            emergency_override: None,
-            detail: None,
-        }
+        summary_record(request_id, &[])
     }
 
     type Answer = oneshot::Receiver<Result<(), StoreError>>;

@@ -241,8 +241,6 @@ impl AuditFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::AuditedPatient;
-    use chrono::Utc;
     use futures_util::FutureExt;
 
     const SCHEMA: &str = "CREATE TABLE audit_events (id TEXT PRIMARY KEY, recorded TEXT, \
@@ -251,31 +249,7 @@ mod tests {
          patient_id TEXT, nhs_number TEXT, PRIMARY KEY (audit_id, patient_id));";
 
     fn record(patients: &[(&str, &str)]) -> AuditRecord {
-        AuditRecord {
-            id: crate::audit::new_id(),
-            recorded: Utc::now(),
-            interaction: "summary".into(),
-            action: "R".into(),
-            status: 200,
-            client_id: Some("ambulance".into()),
-            client_name: None,
-            organisation: None,
-            end_user: None,
-            end_user_organisation: None,
-            resource_type: Some("Patient".into()),
-            resource_id: None,
-            patients: patients
-                .iter()
-                .map(|(patient_id, nhs_number)| AuditedPatient {
-                    patient_id: (*patient_id).into(),
-                    nhs_number: (*nhs_number).into(),
-                })
-                .collect(),
-            query: None,
-            request_id: "r-1".into(),
-            emergency_override: None,
-            detail: None,
-        }
+        crate::audit::summary_record("r-1", patients)
     }
 
     fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
