@@ -89,6 +89,7 @@ async fn serve(service: PlanService, args: ServeArgs) -> Result<ExitCode, String
         },
     };
     let base = auth::public_url(&args, address);
+    let store = service.store();
     let server = http::server(listener, service, authority, &settings)
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
     tracing::info!(%address, "listening");
@@ -120,7 +121,12 @@ async fn serve(service: PlanService, args: ServeArgs) -> Result<ExitCode, String
     server
         .await
         .map_err(|e| format!("the HTTP server failed: {e}"))?;
-    tracing::info!("stopped");
+    let closing = std::time::Instant::now();
+    store
+        .close()
+        .await
+        .map_err(|e| format!("the database was not closed cleanly: {e}"))?;
+    tracing::info!(close_ms = closing.elapsed().as_millis(), "stopped");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -175,6 +175,11 @@ pub trait PlanStore: Send + Sync {
     ) -> Result<Vec<PlanRecord>, StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Called once the service has stopped serving: leaves the database as the next process
+    /// should find it (a SQLite file's write-ahead logs emptied). Nothing to do by default.
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Appends an audit record (its own transaction).
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         self.append_audits(std::slice::from_ref(record)).await

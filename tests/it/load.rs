@@ -99,6 +99,13 @@ fn the_harness_serves_a_database_seeded_beforehand_and_refuses_one_without_the_p
         let errors: u64 = cells[7].parse().unwrap();
         assert_eq!(errors, 0, "{cells:?}");
     }
+    // The server was stopped as deployed (SIGTERM), not killed: it closed both files, and
+    // SQLite emptied their write-ahead logs, so the next run does not start on a leftover log.
+    assert!(stdout.contains("stopped in"), "{stdout}");
+    for log in ["seeded.db-wal", "seeded.audit.db-wal"] {
+        let length = std::fs::metadata(dir.path().join(log)).map_or(0, |file| file.len());
+        assert_eq!(length, 0, "{log} left behind");
+    }
 
     let empty = format!("sqlite:{}", dir.path().join("empty.db").display());
     let output = run(&empty);

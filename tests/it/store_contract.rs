@@ -1027,6 +1027,45 @@ async fn file_store(dir: &std::path::Path, name: &str) -> (String, store::Sqlite
     (url, store)
 }
 
+/// Closing a SQLite file store (the service does once it has stopped serving) empties both
+/// files' write-ahead logs, so the next process finds none to copy and empty, and loses
+/// nothing: a store opened again on the files reads the plan and both audit records.
+#[tokio::test]
+async fn closing_a_sqlite_file_store_empties_both_logs_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, store) = file_store(dir.path(), "closing.db").await;
+    let t0 = test_now();
+    let record = new_record("9990000018", t0);
+    let written = audit("writer", Some(("p1", "9990000018")), t0);
+    store
+        .create_audited(&record, &[], Some(&written))
+        .await
+        .unwrap();
+    let viewed = audit("cad", Some(("p1", "9990000018")), t0 + Duration::seconds(1));
+    store.append_audit(&viewed).await.unwrap();
+    let log = |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0, |f| f.len());
+    // The commits are in the logs (no checkpoint has copied and emptied them yet).
+    assert!(log("closing.db-wal") > 0);
+    assert!(log("closing.audit.db-wal") > 0);
+    store.close().await.unwrap();
+    assert_eq!(log("closing.db-wal"), 0);
+    assert_eq!(log("closing.audit.db-wal"), 0);
+    drop(store);
+    let again = store::SqliteStore::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(again.get(record.id).await.unwrap().version, 1);
+    let trail = again
+        .search_audit(&AuditQuery {
+            nhs_number: Some("9990000018".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trail, vec![viewed, written]);
+}
+
 /// A file database keeps request audit records in a file of its own beside the plans'
 /// (`plans.db` → `plans.audit.db`), so that a read's audit record does not touch the plans
 /// file: SQLite empties every other connection's page cache on each commit to a file, and a
