@@ -570,12 +570,23 @@ impl PlanStore for SqliteStore {
         Ok(())
     }
 
-    /// Empties both files' logs (`wal_checkpoint(TRUNCATE)`), holding the write lock. SQLite
-    /// empties a log itself when its file's last connection closes, but the service exits
-    /// with the store's threads (the audit writer, the checkpointers, the readers) still
-    /// holding theirs: each stop left the request audit file's log, 300 MB after a load run,
-    /// for the next process to copy and empty (see [`super::sqlite_checkpoint`]).
+    /// Stops both files' checkpoint threads, then empties their logs
+    /// (`wal_checkpoint(TRUNCATE)`) holding the write lock. SQLite empties a log itself when
+    /// its file's last connection closes, but the service exits with the store's threads (the
+    /// audit writer, the checkpointers, the readers) still holding theirs: each stop left the
+    /// request audit file's log, 300 MB after a load run, for the next process to copy and
+    /// empty (see [`super::sqlite_checkpoint`]). The checkpoint threads go first: a passive
+    /// checkpoint of theirs under way made the log busy, and it was left as it was.
     async fn close(&self) -> Result<(), StoreError> {
+        let threads: Vec<Arc<Checkpointer>> = self
+            ._checkpointer
+            .iter()
+            .chain(self.audit_file.iter().filter_map(|f| f.checkpointer()))
+            .cloned()
+            .collect();
+        tokio::task::spawn_blocking(move || threads.iter().for_each(|thread| thread.stop()))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("checkpoint threads not stopped: {e}")))?;
         let _writing = self.writes.lock().await;
         for pool in std::iter::once(&self.pool).chain(self.audit_file.as_ref().map(|f| &f.pool)) {
             let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -180,7 +180,7 @@ pub(super) struct AuditFile {
     /// For searches and reads by id.
     pub(super) pool: SqlitePool,
     appender: AuditAppender,
-    _checkpointer: Option<Checkpointer>,
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl AuditFile {
@@ -217,14 +217,20 @@ impl AuditFile {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("audit database migration failed: {e}")))?;
-        let checkpointer = Checkpointer::start("sqlite-audit-checkpoint", &path, writes.clone());
+        let checkpointer =
+            Checkpointer::start("sqlite-audit-checkpoint", &path, writes.clone()).map(Arc::new);
         let appender = AuditAppender::start(&path, checkpointer.is_none(), writes)
             .ok_or_else(|| StoreError::Unavailable("the audit thread could not start".into()))?;
         Ok(Self {
             pool,
             appender,
-            _checkpointer: checkpointer,
+            checkpointer,
         })
+    }
+
+    /// The file's checkpoint thread, if it has one.
+    pub(super) fn checkpointer(&self) -> Option<&Arc<Checkpointer>> {
+        self.checkpointer.as_ref()
     }
 
     /// Stores `records` in one transaction: all of them or none.

@@ -62,9 +62,11 @@ fn sync_kept(handle: &mut Option<File>, path: &Path) -> std::io::Result<()> {
     handle.as_ref().map_or(Ok(()), File::sync_data)
 }
 
-/// Keeps the checkpoint thread running; dropping the last clone of the store stops it.
+/// Keeps the checkpoint thread running; dropping the last clone of the store, or
+/// [`Checkpointer::stop`], stops it.
 pub(super) struct Checkpointer {
-    _stop: mpsc::Sender<()>,
+    stop: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Bytes of frames in the log above which it is started again. Each restart waits for
@@ -192,8 +194,15 @@ fn log_path(path: &Path) -> PathBuf {
 /// or the machine went down), before the service serves, and returns its length in bytes. At
 /// the first tick instead, under the write lock, emptying a 300 MB log left by a load run
 /// stalled every request for 0.7 s (BENCHMARKS.md, tenth round). Afterwards the thread's state
-/// says the log holds only what this process writes. Nothing to empty: `Ok(0)`, and the state
-/// says so too (a new log file holds no old pages).
+/// says the log holds only what this process writes, from now on. Nothing to empty: `Ok(0)`,
+/// and the state says so too (a new log file holds no old pages).
+///
+/// "From now on" matters as much: with no start time the log counted as cold, so when the
+/// first cycle's log reached [`LOG_LIMIT`] (about 2 s into a load run) it was emptied rather
+/// than reused, and cutting a 256 MiB file took 95 ms under the write lock (`ftruncate`,
+/// watched with `perf trace`), during which every request waited for its audit record: paced
+/// 5,000 summaries a second, p99 71 and 54 ms with it against 16 and 28 ms without
+/// (BENCHMARKS.md, eleventh round).
 fn empty_leftover(
     connection: &Connection,
     path: &Path,
@@ -208,8 +217,8 @@ fn empty_leftover(
             // Another process holds the database: the first tick empties it.
             return Ok(0);
         }
-        state.started = Some(now);
     }
+    state.started = Some(now);
     state.fresh = true;
     Ok(length)
 }
@@ -251,7 +260,7 @@ impl Checkpointer {
                 tracing::warn!(%error, "the write-ahead log left by the last process was not emptied; the first checkpoint will");
             }
         }
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || loop {
                 match stopped.recv_timeout(INTERVAL) {
@@ -282,7 +291,25 @@ impl Checkpointer {
                 }
             })
             .ok()?;
-        Some(Self { _stop: stop })
+        Some(Self {
+            stop: std::sync::Mutex::new(Some(stop)),
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stops the thread and waits until it has (blocking: at most one tick's checkpoint).
+    /// Before a log is emptied for good ([`super::SqliteStore`]'s `close`): a passive
+    /// checkpoint running on the thread would make that one report the log busy.
+    pub(super) fn stop(&self) {
+        if let Ok(mut stop) = self.stop.lock() {
+            stop.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut thread| thread.take());
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                tracing::warn!("the checkpoint thread had failed");
+            }
+        }
     }
 }
 
@@ -400,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_thread_has_ended_and_a_second_stop_does_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stop.db");
+        let _writer = wal_writer(&path);
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
+        let thread = Checkpointer::start("test-stop", &path, writes).unwrap();
+        thread.stop();
+        assert!(thread.thread.lock().unwrap().is_none());
+        assert!(thread.stop.lock().unwrap().is_none());
+        thread.stop();
+    }
+
+    #[test]
     fn after_emptying_a_leftover_log_the_thread_leaves_it_alone_below_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
@@ -426,6 +466,16 @@ mod tests {
         let mut state = LogState::default();
         assert_eq!(empty_leftover(&none, &other, &mut state, now).unwrap(), 0);
         assert!(state.fresh);
+        // Its pages are this process's, written from now on: when it first passes the limit,
+        // seconds later, it is reused, not emptied (cutting the file stalls every writer).
+        let writer = wal_writer(&other);
+        write(&writer, 500);
+        let page = page_size_of(&none).unwrap();
+        let soon = now + Duration::from_secs(2);
+        assert_eq!(
+            tick(&none, page, 1_000_000, &writes, &mut state, soon).unwrap(),
+            Some(Started::Reused)
+        );
     }
 
     #[test]
