@@ -27,8 +27,10 @@
 //! Reusing the file pays only while its pages are still in memory. A frame (a 24-byte header
 //! and a page) never lines up with the file's 4 KiB pages, so writing one over a page that has
 //! left the page cache first reads that page from disk, inside the commit, while every request
-//! waiting for its audit record waits too. These machines' kernels write out pages untouched
-//! for about a minute even with memory free, and any server does under memory pressure: a log
+//! waiting for its audit record waits too. These machines' kernels page out file pages no
+//! process maps once they have been idle about 6 s, even with memory free (a DAMON scheme,
+//! BENCHMARKS.md eleventh round; round 8 took it for about a minute), and any server does
+//! under memory pressure: a log
 //! reused after an idle spell, or after a restart of the service, served a third fewer
 //! summaries with twice the p99 (BENCHMARKS.md, eighth round). So the log is reused only when
 //! it was last started again less than [`WARM`] ago (under steady load, every few seconds);
@@ -91,8 +93,11 @@ pub(super) fn checkpoint(connection: &Connection) -> Result<(i64, i64), rusqlite
     })
 }
 
-/// How long after the log was last started again its pages are taken to be still in memory
-/// (these machines' kernels write out pages untouched for about a minute).
+/// How long after the log was last started again its pages are taken to be still in memory.
+/// Longer than these machines keep idle file pages (about 6 s, see the module's notes), so a
+/// log whose cycle takes between 6 and 30 s (under 1,000 summaries a second or so) is reused
+/// with some pages read back; emptying it instead costs an `ftruncate` under the write lock
+/// (95 ms for 256 MiB here). Left at 30 s until the two are measured against each other.
 pub(super) const WARM: Duration = Duration::from_secs(30);
 
 /// How a tick started the log again.
