@@ -95,7 +95,7 @@ pub(super) fn checkpoint(connection: &Connection) -> Result<(i64, i64), rusqlite
 
 /// How long after the log was last started again its pages are taken to be still in memory.
 /// Longer than these machines keep idle file pages (about 6 s, see the module's notes), so a
-/// log whose cycle takes between 6 and 30 s (under 1,000 summaries a second or so) is reused
+/// log whose cycle takes between 6 and 30 s (about 400 to 1,800 summaries a second) is reused
 /// with some pages read back; emptying it instead costs an `ftruncate` under the write lock
 /// (95 ms for 256 MiB here). Left at 30 s until the two are measured against each other.
 pub(super) const WARM: Duration = Duration::from_secs(30);
