@@ -36,7 +36,7 @@ pub struct SqliteStore {
     /// Point reads on the calling thread (a file database; see [`super::sqlite_read`]).
     direct: Option<Arc<DirectReads>>,
     /// Checkpoints the write-ahead log while any clone of the store is alive.
-    _checkpointer: Option<Arc<Checkpointer>>,
+    checkpointer: Option<Arc<Checkpointer>>,
     /// Request audit records, in a database file of their own written by a thread of its own
     /// (a file database; see [`super::sqlite_audit`]).
     audit_file: Option<Arc<AuditFile>>,
@@ -119,7 +119,7 @@ impl SqliteStore {
             writes,
             updates: Arc::new(std::sync::Mutex::new(Vec::new())),
             direct,
-            _checkpointer: checkpointer,
+            checkpointer,
             audit_file,
         })
     }
@@ -579,7 +579,7 @@ impl PlanStore for SqliteStore {
     /// checkpoint of theirs under way made the log busy, and it was left as it was.
     async fn close(&self) -> Result<(), StoreError> {
         let threads: Vec<Arc<Checkpointer>> = self
-            ._checkpointer
+            .checkpointer
             .iter()
             .chain(self.audit_file.iter().filter_map(|f| f.checkpointer()))
             .cloned()
