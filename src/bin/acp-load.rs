@@ -697,7 +697,7 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
 const STOP_WAIT: Duration = Duration::from_secs(60);
 
 /// Stops the server as a deployment does: SIGTERM, so that it finishes what it is doing and
-/// closes its database, whose logs SQLite then empties. Killed instead (as the harness did
+/// empties its database's logs (`PlanStore::close`). Killed instead (as the harness did
 /// until round 11), the server left the audit file's log (about 300 MB after a run) for the next
 /// process to empty. Killed anyway if it has not stopped within [`STOP_WAIT`]; the time it took
 /// is returned.
