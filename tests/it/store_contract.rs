@@ -1186,6 +1186,111 @@ async fn sqlite_the_audit_file_finds_a_patients_records_by_nhs_number_alone() {
     );
 }
 
+/// The request audit file indexes records by end user and by entity only where a record names
+/// one (migrations/sqlite-audit/0003): a system client's summary, with neither, writes no entry
+/// to either index. A search by agent or by entity still goes through them: it asks for a value,
+/// which cannot be NULL. Fails if the indexes are full again, or if a search stops using them.
+#[tokio::test]
+async fn sqlite_the_audit_file_indexes_users_and_entities_only_where_a_record_names_one() {
+    use sqlx::Row as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = file_store(dir.path(), "partial.db").await;
+    let audit_pool = store.audit_pool().unwrap().clone();
+    for (index, condition) in [
+        ("audit_events_by_user", "WHERE end_user IS NOT NULL"),
+        ("audit_events_by_entity", "WHERE entity_id IS NOT NULL"),
+    ] {
+        let sql: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?")
+                .bind(index)
+                .fetch_one(&audit_pool)
+                .await
+                .unwrap();
+        assert!(sql.contains(condition), "{index}: {sql}");
+    }
+    let plan = |sql: &'static str| {
+        let pool = audit_pool.clone();
+        async move {
+            sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind("crew-7")
+                .bind("crew-7")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    // The clauses of `audit::search_sql` for an agent and for an entity.
+    let by_agent = plan(
+        "SELECT e.document FROM audit_events e WHERE (e.client_id = ?1 OR e.end_user = ?2) \
+         ORDER BY e.recorded DESC, e.id DESC LIMIT 50",
+    )
+    .await;
+    assert!(by_agent.contains("audit_events_by_user"), "{by_agent}");
+    let by_entity = plan(
+        "SELECT e.document FROM audit_events e \
+         WHERE (e.entity_type = ?1 AND e.entity_id = ?2) \
+         ORDER BY e.recorded DESC, e.id DESC LIMIT 50",
+    )
+    .await;
+    assert!(by_entity.contains("audit_events_by_entity"), "{by_entity}");
+
+    // Records with and without a user and an entity: the indexes hold only the named ones, and
+    // searches find them.
+    let now = test_now();
+    let mut named = audit("ems-cad", Some(("p1", "9990000018")), now);
+    named.end_user = Some("crew-7".into());
+    named.resource_type = Some("CarePlan".into());
+    named.resource_id = Some("cp-1".into());
+    let mut unnamed = audit("ems-cad", Some(("p1", "9990000018")), now);
+    unnamed.resource_id = None;
+    store
+        .append_audits(&[named.clone(), unnamed])
+        .await
+        .unwrap();
+    let indexed = |sql: &'static str| {
+        let pool = audit_pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        indexed("SELECT count(*) FROM audit_events INDEXED BY audit_events_by_user WHERE end_user IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        indexed("SELECT count(*) FROM audit_events INDEXED BY audit_events_by_entity WHERE entity_id IS NOT NULL").await,
+        1
+    );
+    let by_user = store
+        .search_audit(&AuditQuery {
+            agent: Some("crew-7".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_user.iter().map(|r| r.id).collect::<Vec<_>>(), [named.id]);
+    let by_resource = store
+        .search_audit(&AuditQuery {
+            entity: Some(("CarePlan".into(), "cp-1".into())),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        by_resource.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [named.id]
+    );
+}
+
 /// Searches read both files of a SQLite file database (request records in the audit file;
 /// write records, and request records written before the audit file existed, in the plans
 /// file) as one trail: every criterion, newest first, paged across the two, by id in either.
