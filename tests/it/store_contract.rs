@@ -1124,6 +1124,24 @@ async fn sqlite_request_audit_records_leave_the_plans_file_untouched() {
     );
 }
 
+/// SQLite's plan for `sql` with its two parameters bound: the `detail` lines, joined.
+async fn query_plan(pool: &sqlx::SqlitePool, sql: &str, binds: [&str; 2]) -> String {
+    use sqlx::Row as _;
+    let sql = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut query = sqlx::query(&sql);
+    for value in binds {
+        query = query.bind(value);
+    }
+    query
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The request audit file links each record to its patients in one index only, by NHS number
 /// (its entries hold the Patient id too): an index of Patient ids as well cost every record a
 /// second page written at a random place. A search by Patient id with the Patient's NHS number
@@ -1131,7 +1149,6 @@ async fn sqlite_request_audit_records_leave_the_plans_file_untouched() {
 /// whole table, and finds the same records (the contract test above).
 #[tokio::test]
 async fn sqlite_the_audit_file_finds_a_patients_records_by_nhs_number_alone() {
-    use sqlx::Row as _;
     let dir = tempfile::tempdir().unwrap();
     let (_, store) = file_store(dir.path(), "trail.db").await;
     let audit_pool = store.audit_pool().unwrap().clone();
@@ -1150,25 +1167,12 @@ async fn sqlite_the_audit_file_finds_a_patients_records_by_nhs_number_alone() {
         !indexes.contains(&"audit_event_patients_by_patient".to_owned()),
         "{indexes:?}"
     );
-    let plan = |sql: &str| {
-        let pool = audit_pool.clone();
-        let sql = format!("EXPLAIN QUERY PLAN {sql}");
-        async move {
-            sqlx::query(&sql)
-                .bind("p1")
-                .bind("9990000018")
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.get::<String, _>("detail"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        }
-    };
-    let hinted =
-        plan("SELECT audit_id FROM audit_event_patients WHERE patient_id = ?1 AND nhs_number = ?2")
-            .await;
+    let hinted = query_plan(
+        &audit_pool,
+        "SELECT audit_id FROM audit_event_patients WHERE patient_id = ?1 AND nhs_number = ?2",
+        ["p1", "9990000018"],
+    )
+    .await;
     assert!(
         hinted.contains("audit_event_patients_by_nhs_number"),
         "{hinted}"
@@ -1192,7 +1196,6 @@ async fn sqlite_the_audit_file_finds_a_patients_records_by_nhs_number_alone() {
 /// which cannot be NULL. Fails if the indexes are full again, or if a search stops using them.
 #[tokio::test]
 async fn sqlite_the_audit_file_indexes_users_and_entities_only_where_a_record_names_one() {
-    use sqlx::Row as _;
     let dir = tempfile::tempdir().unwrap();
     let (_, store) = file_store(dir.path(), "partial.db").await;
     let audit_pool = store.audit_pool().unwrap().clone();
@@ -1208,32 +1211,21 @@ async fn sqlite_the_audit_file_indexes_users_and_entities_only_where_a_record_na
                 .unwrap();
         assert!(sql.contains(condition), "{index}: {sql}");
     }
-    let plan = |sql: &'static str| {
-        let pool = audit_pool.clone();
-        async move {
-            sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .bind("crew-7")
-                .bind("crew-7")
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.get::<String, _>("detail"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        }
-    };
     // The clauses of `audit::search_sql` for an agent and for an entity.
-    let by_agent = plan(
+    let by_agent = query_plan(
+        &audit_pool,
         "SELECT e.document FROM audit_events e WHERE (e.client_id = ?1 OR e.end_user = ?2) \
          ORDER BY e.recorded DESC, e.id DESC LIMIT 50",
+        ["crew-7", "crew-7"],
     )
     .await;
     assert!(by_agent.contains("audit_events_by_user"), "{by_agent}");
-    let by_entity = plan(
+    let by_entity = query_plan(
+        &audit_pool,
         "SELECT e.document FROM audit_events e \
          WHERE (e.entity_type = ?1 AND e.entity_id = ?2) \
          ORDER BY e.recorded DESC, e.id DESC LIMIT 50",
+        ["CarePlan", "cp-1"],
     )
     .await;
     assert!(by_entity.contains("audit_events_by_entity"), "{by_entity}");
