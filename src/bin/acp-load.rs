@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use acp_fhir::auth::registry::write_file;
@@ -86,9 +86,10 @@ struct Args {
 struct Target {
     /// Where the service listens.
     address: SocketAddr,
-    /// `Host` and `Authorization` (the one token) of every request.
+    /// `Host` and `Authorization` of every request: the client's current token, renewed before
+    /// it expires (see [`renew_tokens`]).
     host: HeaderValue,
-    authorization: HeaderValue,
+    authorization: RwLock<HeaderValue>,
     /// (NHS number, plan id) of every seeded person.
     people: Vec<(String, String)>,
     /// A person whose plan has one version (`summary-v1`).
@@ -109,7 +110,7 @@ impl Target {
             .method(method)
             .uri(path)
             .header(HOST, self.host.clone())
-            .header(AUTHORIZATION, self.authorization.clone());
+            .header(AUTHORIZATION, self.bearer()?);
         match body {
             Some(json) => builder
                 .header(CONTENT_TYPE, "application/json")
@@ -117,6 +118,13 @@ impl Target {
             None => builder.body(Full::new(Bytes::new())),
         }
         .map_err(fail)
+    }
+
+    fn bearer(&self) -> Result<HeaderValue, String> {
+        self.authorization
+            .read()
+            .map(|value| value.clone())
+            .map_err(|_| "the token lock was poisoned".to_owned())
     }
 
     fn get(&self, path: &str) -> Result<Request<Full<Bytes>>, String> {
@@ -297,7 +305,8 @@ async fn wait_ready(base: &str, child: &mut Child) -> Result<Duration, String> {
     }
 }
 
-async fn token(base: &str, key: &PrivateKey) -> Result<String, String> {
+/// An access token from the SMART flow, as an `Authorization` value, and its lifetime.
+async fn token(base: &str, key: &PrivateKey) -> Result<(HeaderValue, Duration), String> {
     let url = format!("{base}/auth/token");
     let assertion = client_assertion(key, "load", &url, chrono::Utc::now().timestamp())?;
     let body: Value = reqwest::Client::new()
@@ -317,10 +326,46 @@ async fn token(base: &str, key: &PrivateKey) -> Result<String, String> {
         .json()
         .await
         .map_err(fail)?;
-    body["access_token"]
+    let token = body["access_token"]
         .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no token: {body}"))
+        .ok_or_else(|| format!("no token: {body}"))?;
+    let lifetime = body["expires_in"]
+        .as_u64()
+        .ok_or_else(|| format!("no expires_in: {body}"))?;
+    Ok((
+        HeaderValue::from_str(&format!("Bearer {token}")).map_err(fail)?,
+        Duration::from_secs(lifetime),
+    ))
+}
+
+/// When a token that lives `lifetime` is renewed: with a quarter of its life left (at least
+/// 5 s before it expires), as a SMART client does, so no request carries an expired one.
+fn renew_after(lifetime: Duration) -> Duration {
+    let margin = (lifetime / 4).max(Duration::from_secs(5));
+    lifetime.saturating_sub(margin).max(Duration::from_secs(1))
+}
+
+/// Renews the clients' token for as long as the run lasts. Until round 13 of issue 7 one token
+/// served the whole run, and a run longer than its lifetime (300 s by default) was answered
+/// 401 from then on. A renewal that fails is tried again a second later; the requests go on
+/// with the token they have.
+async fn renew_tokens(target: Arc<Target>, base: String, key: PrivateKey, lifetime: Duration) {
+    let mut wait = renew_after(lifetime);
+    loop {
+        tokio::time::sleep(wait).await;
+        match token(&base, &key).await {
+            Ok((value, lifetime)) => {
+                if let Ok(mut current) = target.authorization.write() {
+                    *current = value;
+                }
+                wait = renew_after(lifetime);
+            }
+            Err(message) => {
+                eprintln!("acp-load: renewing the token: {message}");
+                wait = Duration::from_secs(1);
+            }
+        }
+    }
 }
 
 /// The `PUT` that revises plan `id` (its special note), made after reading its current version
@@ -617,7 +662,7 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
     let outcome = async {
         let ready = wait_ready(&base, &mut child).await?;
         println!("start-up to ready: {:.0} ms", ready.as_secs_f64() * 1000.0);
-        let token = token(&base, &client_key).await?;
+        let (authorization, lifetime) = token(&base, &client_key).await?;
         let people = NhsNumbers::default()
             .take(args.plans)
             .enumerate()
@@ -626,7 +671,7 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
         let mut target = Target {
             address: SocketAddr::from(([127, 0, 0, 1], port)),
             host: HeaderValue::from_str(&format!("127.0.0.1:{port}")).map_err(fail)?,
-            authorization: HeaderValue::from_str(&format!("Bearer {token}")).map_err(fail)?,
+            authorization: RwLock::new(authorization),
             people,
             single: None,
             deep: None,
@@ -638,6 +683,14 @@ async fn run_in(args: &Args, server: &Path, dir: &Path) -> Result<(), String> {
             prepare_single_and_deep(&mut target, args.deep_versions).await?;
         }
         let target = Arc::new(target);
+        // Held to the end of the run: dropping the set stops the renewals.
+        let mut renewing = tokio::task::JoinSet::new();
+        renewing.spawn(renew_tokens(
+            target.clone(),
+            base.clone(),
+            client_key.clone(),
+            lifetime,
+        ));
         let pacing = args.rate.map_or_else(
             || " (closed loop: each client sends again when answered)".to_owned(),
             |rate| format!(", paced at {rate:.0} requests/s (latency from when each was due)"),
