@@ -8,8 +8,10 @@
 //! connections take turns, a page cache emptied by the other connections' commits: a profile
 //! of the summary scenario had the pool's threads on a fifth of the machine, a third of that
 //! reading back pages. Here one long-lived connection, on one thread, writes every batch with
-//! its two statements prepared once, and that thread gathers the batches itself: each request
-//! hands its record straight to it and is answered from it (one hand-off each way).
+//! its statement prepared once, and that thread gathers the batches itself: each request
+//! hands its record straight to it and is answered from it (one hand-off each way). It
+//! commits the records to a staging table with no index; a second thread moves them into the
+//! indexed tables in batches (see [`super::sqlite_audit_index`]).
 //!
 //! The records go to a file beside the plans' (`plans.db` → `plans.audit.db`, see
 //! [`audit_path`]). SQLite empties a connection's page cache whenever another connection has
@@ -34,16 +36,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tokio::sync::oneshot;
 
+use super::sqlite_audit_index::AuditIndexer;
 use super::sqlite_checkpoint::{Checkpointer, FILE_LIMIT};
-use super::{timestamp, StoreError, StoreOptions};
+use super::{StoreError, StoreOptions};
 use crate::audit::{serve_jobs, AuditJob, AuditPort, AuditRecord};
 
-const INSERT_EVENT: &str = "INSERT INTO audit_events \
-     (id, recorded, client_id, end_user, entity_type, entity_id, document) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
-const INSERT_PATIENT: &str =
-    "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) VALUES (?1, ?2, ?3)";
+/// Each request's record goes to the staging table; [`super::sqlite_audit_index`] moves it
+/// into the indexed tables.
+const INSERT_STAGED: &str = "INSERT INTO audit_staging (id, document) VALUES (?1, ?2)";
 
 /// How long a batch waits for another process's write to finish.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
@@ -98,26 +98,11 @@ fn write(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(failed)?;
     {
-        let mut events = transaction.prepare_cached(INSERT_EVENT).map_err(failed)?;
-        let mut patients = transaction.prepare_cached(INSERT_PATIENT).map_err(failed)?;
+        let mut staged = transaction.prepare_cached(INSERT_STAGED).map_err(failed)?;
         for (record, document) in records.iter().zip(&documents) {
-            let id = record.id.to_string();
-            events
-                .execute(params![
-                    id,
-                    timestamp(&record.recorded),
-                    record.client_id,
-                    record.end_user,
-                    record.resource_type,
-                    record.resource_id,
-                    document,
-                ])
+            staged
+                .execute(params![record.id.to_string(), document])
                 .map_err(failed)?;
-            for patient in &record.patients {
-                patients
-                    .execute(params![id, patient.patient_id, patient.nhs_number])
-                    .map_err(failed)?;
-            }
         }
     }
     transaction.commit().map_err(failed)
@@ -175,11 +160,13 @@ pub(crate) fn audit_path(plans: &Path) -> PathBuf {
 }
 
 /// The request audit trail of a file database: its file (created and migrated on open), a
-/// small pool for searches, the writing thread and the file's checkpointer.
+/// small pool for searches, the writing thread, the thread indexing what it wrote, and the
+/// file's checkpointer.
 pub(super) struct AuditFile {
-    /// For searches and reads by id.
+    /// For searches and reads by id, after [`AuditFile::flush`].
     pub(super) pool: SqlitePool,
     appender: AuditAppender,
+    indexer: AuditIndexer,
     checkpointer: Option<Arc<Checkpointer>>,
 }
 
@@ -219,13 +206,27 @@ impl AuditFile {
             .map_err(|e| StoreError::Backend(format!("audit database migration failed: {e}")))?;
         let checkpointer =
             Checkpointer::start("sqlite-audit-checkpoint", &path, writes.clone()).map(Arc::new);
+        let indexer = AuditIndexer::start(&path, writes.clone())?;
         let appender = AuditAppender::start(&path, checkpointer.is_none(), writes)
             .ok_or_else(|| StoreError::Unavailable("the audit thread could not start".into()))?;
         Ok(Self {
             pool,
             appender,
+            indexer,
             checkpointer,
         })
+    }
+
+    /// Returns once every record committed before the call is in the indexed tables, which
+    /// searches read.
+    pub(super) async fn flush(&self) -> Result<(), StoreError> {
+        self.indexer.flush().await
+    }
+
+    /// Moves what is staged and stops the indexing thread (blocking), before the file's log is
+    /// emptied on closing.
+    pub(super) fn stop_indexing(&self) {
+        self.indexer.stop();
     }
 
     /// The file's checkpoint thread, if it has one.
@@ -245,36 +246,44 @@ impl AuditFile {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use futures_util::FutureExt;
 
-    const SCHEMA: &str = "CREATE TABLE audit_events (id TEXT PRIMARY KEY, recorded TEXT, \
-         client_id TEXT, end_user TEXT, entity_type TEXT, entity_id TEXT, document TEXT); \
-         CREATE TABLE audit_event_patients (audit_id TEXT NOT NULL REFERENCES audit_events (id), \
-         patient_id TEXT, nhs_number TEXT, PRIMARY KEY (audit_id, patient_id));";
+    /// The request audit file's schema: its migrations, in order.
+    pub(in crate::store) const SCHEMA: [&str; 4] = [
+        include_str!("../../migrations/sqlite-audit/0001_audit.sql"),
+        include_str!("../../migrations/sqlite-audit/0002_patients_by_nhs_number_only.sql"),
+        include_str!("../../migrations/sqlite-audit/0003_user_and_entity_indexes_where_named.sql"),
+        include_str!("../../migrations/sqlite-audit/0004_staging.sql"),
+    ];
 
     fn record(patients: &[(&str, &str)]) -> AuditRecord {
         crate::audit::summary_record("r-1", patients)
     }
 
-    fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
+    /// A new audit database in `dir`, migrated, and a connection reading it.
+    pub(in crate::store) fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
         let path = dir.join("audit.db");
         let connection = Connection::open(&path).unwrap();
         connection
-            .execute_batch(&format!("PRAGMA journal_mode = WAL; {SCHEMA}"))
+            .execute_batch("PRAGMA journal_mode = WAL;")
             .unwrap();
+        for migration in SCHEMA {
+            connection.execute_batch(migration).unwrap();
+        }
         (path, connection)
     }
 
-    fn count(connection: &Connection, table: &str) -> i64 {
+    pub(in crate::store) fn count(connection: &Connection, table: &str) -> i64 {
         connection
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
     }
 
     #[tokio::test]
-    async fn a_batch_is_stored_whole_with_its_patients_and_readable_as_written() {
+    async fn a_batch_is_staged_whole_in_order_and_readable_as_written_without_touching_the_indexes()
+    {
         let dir = tempfile::tempdir().unwrap();
         let (path, reader) = database(dir.path());
         let writes = Arc::new(tokio::sync::Mutex::new(()));
@@ -285,24 +294,21 @@ mod tests {
             .append(&[first.clone(), second.clone()])
             .await
             .unwrap();
-        assert_eq!(count(&reader, "audit_events"), 2);
-        assert_eq!(count(&reader, "audit_event_patients"), 3);
-        let document: String = reader
-            .query_row(
-                "SELECT document FROM audit_events WHERE id = ?1",
-                [second.id.to_string()],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(crate::audit::decode(&document).unwrap(), second);
-        let numbers: Vec<String> = reader
-            .prepare("SELECT nhs_number FROM audit_event_patients WHERE audit_id = ?1 ORDER BY 1")
+        let staged: Vec<(String, String)> = reader
+            .prepare("SELECT id, document FROM audit_staging ORDER BY seq")
             .unwrap()
-            .query_map([second.id.to_string()], |r| r.get(0))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(numbers, ["9990000026", "9990000034"]);
+        assert_eq!(staged.len(), 2);
+        for ((id, document), written) in staged.iter().zip([&first, &second]) {
+            assert_eq!(id, &written.id.to_string());
+            assert_eq!(&crate::audit::decode(document).unwrap(), written);
+        }
+        // The request's commit wrote the staging table alone.
+        assert_eq!(count(&reader, "audit_events"), 0);
+        assert_eq!(count(&reader, "audit_event_patients"), 0);
         // The connection does not checkpoint in its commits: the log keeps the frames.
         let frames: i64 = reader
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
@@ -311,7 +317,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_with_a_bad_record_stores_nothing_and_says_why() {
+    async fn a_batch_with_a_refused_record_stores_nothing_and_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let (path, reader) = database(dir.path());
         let appender =
@@ -321,15 +327,22 @@ mod tests {
             .append(std::slice::from_ref(&stored))
             .await
             .unwrap();
-        // The second record reuses the first's id: the whole batch is refused.
         let fresh = record(&[("p-2", "9990000026")]);
-        let error = appender.append(&[fresh, stored.clone()]).await.unwrap_err();
+        let refused = record(&[("p-3", "9990000034")]);
+        reader
+            .execute_batch(&format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_staging WHEN NEW.id = '{}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
+                refused.id
+            ))
+            .unwrap();
+        // The second record is refused: the whole batch is.
+        let error = appender.append(&[fresh, refused]).await.unwrap_err();
         assert!(
-            matches!(&error, StoreError::Backend(m) if m.contains("UNIQUE")),
+            matches!(&error, StoreError::Backend(m) if m.contains("refused for the test")),
             "{error:?}"
         );
-        assert_eq!(count(&reader, "audit_events"), 1);
-        assert_eq!(count(&reader, "audit_event_patients"), 1);
+        assert_eq!(count(&reader, "audit_staging"), 1);
     }
 
     #[tokio::test]
@@ -344,10 +357,10 @@ mod tests {
         tokio::pin!(append);
         // Polled once: the job is with the thread, which cannot commit while the lock is held.
         assert!(append.as_mut().now_or_never().is_none());
-        assert_eq!(count(&reader, "audit_events"), 0);
+        assert_eq!(count(&reader, "audit_staging"), 0);
         drop(held);
         append.await.unwrap();
-        assert_eq!(count(&reader, "audit_events"), 1);
+        assert_eq!(count(&reader, "audit_staging"), 1);
     }
 
     #[test]

@@ -1110,6 +1110,15 @@ async fn sqlite_request_audit_records_leave_the_plans_file_untouched() {
         "the watcher sees commits to the plans file"
     );
 
+    // A search moves the audit file's staged records into its indexed tables.
+    let searched = store
+        .search_audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(searched.len(), 3);
     let count = |pool: sqlx::SqlitePool| async move {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events")
             .fetch_one(&pool)
@@ -1243,6 +1252,15 @@ async fn sqlite_the_audit_file_indexes_users_and_entities_only_where_a_record_na
         .append_audits(&[named.clone(), unnamed])
         .await
         .unwrap();
+    // A search first moves the staged records into the indexed tables.
+    let all = store
+        .search_audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
     let indexed = |sql: &'static str| {
         let pool = audit_pool.clone();
         async move {
