@@ -6,7 +6,6 @@ mod postgres;
 mod postgres_batch;
 mod sqlite;
 mod sqlite_audit;
-mod sqlite_audit_index;
 mod sqlite_batch;
 mod sqlite_checkpoint;
 mod sqlite_read;

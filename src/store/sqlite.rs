@@ -570,8 +570,7 @@ impl PlanStore for SqliteStore {
         Ok(())
     }
 
-    /// Moves what the audit file has staged and stops its index thread (see
-    /// [`super::sqlite_audit_index`]), stops both files' checkpoint threads, then empties their logs
+    /// Stops both files' checkpoint threads, then empties their logs
     /// (`wal_checkpoint(TRUNCATE)`) holding the write lock. SQLite empties a log itself when
     /// its file's last connection closes, but the service exits with the store's threads (the
     /// audit writer, the checkpointers, the readers) still holding theirs: each stop left the
@@ -579,13 +578,6 @@ impl PlanStore for SqliteStore {
     /// empty (see [`super::sqlite_checkpoint`]). The checkpoint threads go first: a passive
     /// checkpoint of theirs under way made the log busy, and it was left as it was.
     async fn close(&self) -> Result<(), StoreError> {
-        if let Some(file) = self.audit_file.clone() {
-            tokio::task::spawn_blocking(move || file.stop_indexing())
-                .await
-                .map_err(|e| {
-                    StoreError::Unavailable(format!("audit index thread not stopped: {e}"))
-                })?;
-        }
         let threads: Vec<Arc<Checkpointer>> = self
             .checkpointer
             .iter()
@@ -629,7 +621,6 @@ impl PlanStore for SqliteStore {
     async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let mut found = search_audit_in(&self.pool, query).await?;
         if let Some(file) = &self.audit_file {
-            file.flush().await?;
             found.extend(search_audit_in(&file.pool, query).await?);
             // The search's own order: recorded (as stored), then id, newest first.
             found.sort_by_cached_key(|r| std::cmp::Reverse((timestamp(&r.recorded), r.id)));
@@ -640,7 +631,6 @@ impl PlanStore for SqliteStore {
 
     async fn get_audit(&self, id: uuid::Uuid) -> Result<Option<AuditRecord>, StoreError> {
         if let Some(file) = &self.audit_file {
-            file.flush().await?;
             if let Some(found) = get_audit_in(&file.pool, id).await? {
                 return Ok(Some(found));
             }

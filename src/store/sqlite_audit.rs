@@ -8,10 +8,8 @@
 //! connections take turns, a page cache emptied by the other connections' commits: a profile
 //! of the summary scenario had the pool's threads on a fifth of the machine, a third of that
 //! reading back pages. Here one long-lived connection, on one thread, writes every batch with
-//! its statement prepared once, and that thread gathers the batches itself: each request
-//! hands its record straight to it and is answered from it (one hand-off each way). It
-//! commits the records to a staging table with no index; a second thread moves them into the
-//! indexed tables in batches (see [`super::sqlite_audit_index`]).
+//! its two statements prepared once, and that thread gathers the batches itself: each request
+//! hands its record straight to it and is answered from it (one hand-off each way).
 //!
 //! The records go to a file beside the plans' (`plans.db` → `plans.audit.db`, see
 //! [`audit_path`]). SQLite empties a connection's page cache whenever another connection has
@@ -36,14 +34,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tokio::sync::oneshot;
 
-use super::sqlite_audit_index::AuditIndexer;
 use super::sqlite_checkpoint::{Checkpointer, FILE_LIMIT};
-use super::{StoreError, StoreOptions};
+use super::{timestamp, StoreError, StoreOptions};
 use crate::audit::{serve_jobs, AuditJob, AuditPort, AuditRecord};
 
-/// Each request's record goes to the staging table; [`super::sqlite_audit_index`] moves it
-/// into the indexed tables.
-const INSERT_STAGED: &str = "INSERT INTO audit_staging (id, document) VALUES (?1, ?2)";
+const INSERT_EVENT: &str = "INSERT INTO audit_events \
+     (id, recorded, client_id, end_user, entity_type, entity_id, document) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+const INSERT_PATIENT: &str =
+    "INSERT INTO audit_event_patients (audit_id, patient_id, nhs_number) VALUES (?1, ?2, ?3)";
 
 /// How long a batch waits for another process's write to finish.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
@@ -98,11 +98,26 @@ fn write(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(failed)?;
     {
-        let mut staged = transaction.prepare_cached(INSERT_STAGED).map_err(failed)?;
+        let mut events = transaction.prepare_cached(INSERT_EVENT).map_err(failed)?;
+        let mut patients = transaction.prepare_cached(INSERT_PATIENT).map_err(failed)?;
         for (record, document) in records.iter().zip(&documents) {
-            staged
-                .execute(params![record.id.to_string(), document])
+            let id = record.id.to_string();
+            events
+                .execute(params![
+                    id,
+                    timestamp(&record.recorded),
+                    record.client_id,
+                    record.end_user,
+                    record.resource_type,
+                    record.resource_id,
+                    document,
+                ])
                 .map_err(failed)?;
+            for patient in &record.patients {
+                patients
+                    .execute(params![id, patient.patient_id, patient.nhs_number])
+                    .map_err(failed)?;
+            }
         }
     }
     transaction.commit().map_err(failed)
@@ -160,13 +175,11 @@ pub(crate) fn audit_path(plans: &Path) -> PathBuf {
 }
 
 /// The request audit trail of a file database: its file (created and migrated on open), a
-/// small pool for searches, the writing thread, the thread indexing what it wrote, and the
-/// file's checkpointer.
+/// small pool for searches, the writing thread and the file's checkpointer.
 pub(super) struct AuditFile {
-    /// For searches and reads by id, after [`AuditFile::flush`].
+    /// For searches and reads by id.
     pub(super) pool: SqlitePool,
     appender: AuditAppender,
-    indexer: AuditIndexer,
     checkpointer: Option<Arc<Checkpointer>>,
 }
 
@@ -206,27 +219,13 @@ impl AuditFile {
             .map_err(|e| StoreError::Backend(format!("audit database migration failed: {e}")))?;
         let checkpointer =
             Checkpointer::start("sqlite-audit-checkpoint", &path, writes.clone()).map(Arc::new);
-        let indexer = AuditIndexer::start(&path, writes.clone())?;
         let appender = AuditAppender::start(&path, checkpointer.is_none(), writes)
             .ok_or_else(|| StoreError::Unavailable("the audit thread could not start".into()))?;
         Ok(Self {
             pool,
             appender,
-            indexer,
             checkpointer,
         })
-    }
-
-    /// Returns once every record committed before the call is in the indexed tables, which
-    /// searches read.
-    pub(super) async fn flush(&self) -> Result<(), StoreError> {
-        self.indexer.flush().await
-    }
-
-    /// Moves what is staged and stops the indexing thread (blocking), before the file's log is
-    /// emptied on closing.
-    pub(super) fn stop_indexing(&self) {
-        self.indexer.stop();
     }
 
     /// The file's checkpoint thread, if it has one.
@@ -246,48 +245,36 @@ impl AuditFile {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use futures_util::FutureExt;
 
-    /// The request audit file's schema: its migrations, in order.
-    pub(in crate::store) const SCHEMA: [&str; 4] = [
-        include_str!("../../migrations/sqlite-audit/0001_audit.sql"),
-        include_str!("../../migrations/sqlite-audit/0002_patients_by_nhs_number_only.sql"),
-        include_str!("../../migrations/sqlite-audit/0003_user_and_entity_indexes_where_named.sql"),
-        include_str!("../../migrations/sqlite-audit/0004_staging.sql"),
-    ];
+    const SCHEMA: &str = "CREATE TABLE audit_events (id TEXT PRIMARY KEY, recorded TEXT, \
+         client_id TEXT, end_user TEXT, entity_type TEXT, entity_id TEXT, document TEXT); \
+         CREATE TABLE audit_event_patients (audit_id TEXT NOT NULL REFERENCES audit_events (id), \
+         patient_id TEXT, nhs_number TEXT, PRIMARY KEY (audit_id, patient_id));";
 
     fn record(patients: &[(&str, &str)]) -> AuditRecord {
         crate::audit::summary_record("r-1", patients)
     }
 
-    /// A new audit database in `dir`, migrated, and a connection reading it.
-    pub(in crate::store) fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
+    fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
         let path = dir.join("audit.db");
         let connection = Connection::open(&path).unwrap();
         connection
-            .execute_batch("PRAGMA journal_mode = WAL;")
-            .unwrap();
-        for migration in SCHEMA {
-            connection.execute_batch(migration).unwrap();
-        }
-        // An empty log: what it holds from here on was written by the test.
-        connection
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .execute_batch(&format!("PRAGMA journal_mode = WAL; {SCHEMA}"))
             .unwrap();
         (path, connection)
     }
 
-    pub(in crate::store) fn count(connection: &Connection, table: &str) -> i64 {
+    fn count(connection: &Connection, table: &str) -> i64 {
         connection
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
     }
 
     #[tokio::test]
-    async fn a_batch_is_staged_whole_in_order_and_readable_as_written_without_touching_the_indexes()
-    {
+    async fn a_batch_is_stored_whole_with_its_patients_and_readable_as_written() {
         let dir = tempfile::tempdir().unwrap();
         let (path, reader) = database(dir.path());
         let writes = Arc::new(tokio::sync::Mutex::new(()));
@@ -298,21 +285,24 @@ pub(super) mod tests {
             .append(&[first.clone(), second.clone()])
             .await
             .unwrap();
-        let staged: Vec<(String, String)> = reader
-            .prepare("SELECT id, document FROM audit_staging ORDER BY seq")
+        assert_eq!(count(&reader, "audit_events"), 2);
+        assert_eq!(count(&reader, "audit_event_patients"), 3);
+        let document: String = reader
+            .query_row(
+                "SELECT document FROM audit_events WHERE id = ?1",
+                [second.id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(crate::audit::decode(&document).unwrap(), second);
+        let numbers: Vec<String> = reader
+            .prepare("SELECT nhs_number FROM audit_event_patients WHERE audit_id = ?1 ORDER BY 1")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([second.id.to_string()], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(staged.len(), 2);
-        for ((id, document), written) in staged.iter().zip([&first, &second]) {
-            assert_eq!(id, &written.id.to_string());
-            assert_eq!(&crate::audit::decode(document).unwrap(), written);
-        }
-        // The request's commit wrote the staging table alone.
-        assert_eq!(count(&reader, "audit_events"), 0);
-        assert_eq!(count(&reader, "audit_event_patients"), 0);
+        assert_eq!(numbers, ["9990000026", "9990000034"]);
         // The connection does not checkpoint in its commits: the log keeps the frames.
         let frames: i64 = reader
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
@@ -320,74 +310,8 @@ pub(super) mod tests {
         assert!(frames > 0);
     }
 
-    /// Log frames (pages) written since the log was last started, read without starting it.
-    fn log_frames(connection: &Connection) -> i64 {
-        connection
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
-            .unwrap()
-    }
-
-    /// Why the records are staged: a request's commit writes the last page of one table, not
-    /// a page of each of six B-trees. Counted in log pages, which is what the disk is written
-    /// with; fails if the staging table gains an index, or if requests commit to the indexed
-    /// tables again.
     #[tokio::test]
-    async fn a_requests_commit_writes_about_one_page_of_log_a_quarter_or_less_of_a_commit_into_the_indexes(
-    ) {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, reader) = database(dir.path());
-        let appender =
-            AuditAppender::start(&path, false, Arc::new(tokio::sync::Mutex::new(()))).unwrap();
-        let numbers = ["9990000018", "9990000026", "9990000034", "9990000042"];
-        let commits = 400;
-        for i in 0..commits {
-            let one = record(&[(&format!("p-{i}"), numbers[i % numbers.len()])]);
-            appender.append(std::slice::from_ref(&one)).await.unwrap();
-        }
-        let staged = log_frames(&reader);
-        let commits = i64::try_from(commits).unwrap();
-        assert!(
-            staged <= 2 * commits,
-            "{staged} pages for {commits} commits"
-        );
-        // The same records committed one by one into the indexed tables, as before staging.
-        let other = tempfile::tempdir().unwrap();
-        let (_, mut writer) = database(other.path());
-        writer
-            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
-            .unwrap();
-        for i in 0..commits {
-            let index = usize::try_from(i).unwrap() % numbers.len();
-            let one = record(&[(&format!("p-{i}"), numbers[index])]);
-            let transaction = writer.transaction().unwrap();
-            transaction
-                .execute(
-                    "INSERT INTO audit_events (id, recorded, client_id, entity_type, document) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        one.id.to_string(),
-                        one.recorded.to_rfc3339(),
-                        one.client_id,
-                        one.resource_type,
-                        crate::audit::encode(&one).unwrap()
-                    ],
-                )
-                .unwrap();
-            transaction
-                .execute(
-                    "INSERT INTO audit_event_patients VALUES (?1, ?2, ?3)",
-                    params![one.id.to_string(), format!("p-{i}"), numbers[index]],
-                )
-                .unwrap();
-            transaction.commit().unwrap();
-        }
-        let indexed = log_frames(&writer);
-        // Measured here: 499 pages staged, 2,902 into the indexes, for 400 commits.
-        assert!(indexed >= 4 * staged, "{indexed} against {staged}");
-    }
-
-    #[tokio::test]
-    async fn a_batch_with_a_refused_record_stores_nothing_and_says_why() {
+    async fn a_batch_with_a_bad_record_stores_nothing_and_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let (path, reader) = database(dir.path());
         let appender =
@@ -397,22 +321,15 @@ pub(super) mod tests {
             .append(std::slice::from_ref(&stored))
             .await
             .unwrap();
+        // The second record reuses the first's id: the whole batch is refused.
         let fresh = record(&[("p-2", "9990000026")]);
-        let refused = record(&[("p-3", "9990000034")]);
-        reader
-            .execute_batch(&format!(
-                "CREATE TRIGGER refuse BEFORE INSERT ON audit_staging WHEN NEW.id = '{}' \
-                 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
-                refused.id
-            ))
-            .unwrap();
-        // The second record is refused: the whole batch is.
-        let error = appender.append(&[fresh, refused]).await.unwrap_err();
+        let error = appender.append(&[fresh, stored.clone()]).await.unwrap_err();
         assert!(
-            matches!(&error, StoreError::Backend(m) if m.contains("refused for the test")),
+            matches!(&error, StoreError::Backend(m) if m.contains("UNIQUE")),
             "{error:?}"
         );
-        assert_eq!(count(&reader, "audit_staging"), 1);
+        assert_eq!(count(&reader, "audit_events"), 1);
+        assert_eq!(count(&reader, "audit_event_patients"), 1);
     }
 
     #[tokio::test]
@@ -427,10 +344,10 @@ pub(super) mod tests {
         tokio::pin!(append);
         // Polled once: the job is with the thread, which cannot commit while the lock is held.
         assert!(append.as_mut().now_or_never().is_none());
-        assert_eq!(count(&reader, "audit_staging"), 0);
+        assert_eq!(count(&reader, "audit_events"), 0);
         drop(held);
         append.await.unwrap();
-        assert_eq!(count(&reader, "audit_staging"), 1);
+        assert_eq!(count(&reader, "audit_events"), 1);
     }
 
     #[test]
