@@ -46,6 +46,15 @@ impl Sandbox {
         self.dir.path().join(name)
     }
 
+    /// Writes `count` valid plans to `plans.ndjson` in the sandbox: their NHS numbers and the
+    /// file's path.
+    fn plans_file(&self, count: usize) -> (Vec<String>, PathBuf) {
+        let (numbers, file) = plan_lines(count);
+        let input = self.path("plans.ndjson");
+        fs::write(&input, file).unwrap();
+        (numbers, input)
+    }
+
     fn database_file(&self) -> PathBuf {
         self.path("t.db")
     }
@@ -416,9 +425,7 @@ impl Drop for Running {
 #[test]
 fn import_of_a_good_file_stores_every_plan_and_export_gives_them_back() {
     let sandbox = Sandbox::new();
-    let (numbers, file) = plan_lines(30);
-    let input = sandbox.path("plans.ndjson");
-    fs::write(&input, file).unwrap();
+    let (numbers, input) = sandbox.plans_file(30);
 
     let output = sandbox.import(&input, &[]);
     assert_code(&output, 0, "import");
@@ -456,9 +463,7 @@ fn import_of_a_good_file_stores_every_plan_and_export_gives_them_back() {
 #[test]
 fn import_and_export_close_the_database_and_leave_the_write_ahead_log_empty() {
     let sandbox = Sandbox::new();
-    let (_, file) = plan_lines(30);
-    let input = sandbox.path("plans.ndjson");
-    fs::write(&input, file).unwrap();
+    let (_, input) = sandbox.plans_file(30);
     let log = sandbox.path("t.db-wal");
     let log_bytes = || fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     let closed = |output: &Output| {
@@ -510,9 +515,7 @@ fn verbose_import_reports_every_line_on_stdout() {
 #[tokio::test]
 async fn reimporting_the_same_file_changes_nothing() {
     let sandbox = Sandbox::new();
-    let (_, file) = plan_lines(30);
-    let input = sandbox.path("plans.ndjson");
-    fs::write(&input, file).unwrap();
+    let (_, input) = sandbox.plans_file(30);
     assert_code(&sandbox.import(&input, &[]), 0, "first import");
     let before = sandbox.export();
     let pool = sandbox.pool().await;
@@ -543,9 +546,7 @@ async fn reimporting_the_same_file_changes_nothing() {
 #[test]
 fn an_export_imports_into_a_fresh_database_unchanged() {
     let source = Sandbox::new();
-    let (_, file) = plan_lines(30);
-    let input = source.path("plans.ndjson");
-    fs::write(&input, file).unwrap();
+    let (_, input) = source.plans_file(30);
     assert_code(&source.import(&input, &[]), 0, "import");
 
     // Export to a file this time (and check stdout gives the same bytes).
