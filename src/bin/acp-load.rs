@@ -784,7 +784,11 @@ async fn stop(child: &mut Child) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: every client's connection and its hyper task share it, so a request's
+    // wake-ups never cross threads. The harness shares the machine's two cores with the
+    // service it measures; what it spends is taken from the service (BENCHMARKS.md, fifteenth
+    // round).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

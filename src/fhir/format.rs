@@ -107,9 +107,30 @@ pub fn negotiate(query: &[(String, String)], accept: Option<&str>) -> Result<Ren
     Ok(rendering)
 }
 
-/// The response buffer's starting size: most resources fit; a summary document grows it once
-/// or twice.
+/// The response buffer's starting size: most single resources fit.
 const RENDER_CAPACITY: usize = 16 * 1024;
+
+/// What a Bundle entry adds to the response, about: an emergency summary's 15 to 25 entries
+/// come to 30 to 50 KB (BENCHMARKS.md, fifteenth round).
+const RENDER_PER_ENTRY: usize = 3 * 1024;
+
+/// The buffer to start with for `resource`: a Bundle's is sized by its entries, so that a
+/// summary document is written without the buffer being copied as it grows (16 KiB doubled
+/// twice copied 48 KiB for every summary).
+fn render_capacity(resource: &Resource) -> usize {
+    let capacity = match resource {
+        Resource::Bundle(bundle) => RENDER_CAPACITY.max(
+            bundle
+                .entry
+                .len()
+                .saturating_mul(RENDER_PER_ENTRY)
+                .saturating_add(RENDER_PER_ENTRY),
+        ),
+        _ => RENDER_CAPACITY,
+    };
+    // Never more than 1 MiB up front, however many entries: the buffer still grows past it.
+    capacity.min(1024 * 1024)
+}
 
 /// Serialises `resource` as `rendering` asks.
 pub fn render(resource: &Resource, rendering: Rendering) -> Result<Vec<u8>, Error> {
@@ -119,7 +140,7 @@ pub fn render(resource: &Resource, rendering: Rendering) -> Result<Vec<u8>, Erro
         (Format::Json, false) => {
             // fhirbolt's `to_vec` starts at 128 bytes and grows by doubling: a summary document
             // (tens of kilobytes) was copied eight times over.
-            let mut body = Vec::with_capacity(RENDER_CAPACITY);
+            let mut body = Vec::with_capacity(render_capacity(resource));
             fhirbolt::json::to_writer(&mut body, resource, None).map_err(|e| failed(&e))?;
             Ok(body)
         }
@@ -139,6 +160,38 @@ mod tests {
             .iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
             .collect()
+    }
+
+    /// Every fixture's emergency summary (the richest plans we have) is written into the
+    /// buffer it starts with: the estimate per entry is not too small. Fails if
+    /// `RENDER_PER_ENTRY` is cut below what a summary's entries take.
+    #[test]
+    fn a_summary_document_fits_the_buffer_it_starts_with() {
+        let now = "2026-11-23T12:00:00Z".parse().unwrap();
+        let rendering = negotiate(&[], None).unwrap();
+        let mut largest = 0;
+        for (name, record) in crate::fhir::tests::fixture_records() {
+            let summary = crate::fhir::summary::summary(&record, "https://example.org/fhir", now);
+            let resource = Resource::Bundle(Box::new(summary));
+            let capacity = render_capacity(&resource);
+            let body = render(&resource, rendering).unwrap();
+            assert!(
+                body.len() <= capacity,
+                "{name}: {} bytes rendered, {capacity} reserved",
+                body.len()
+            );
+            // Not grossly over: at most three times what the document needs.
+            assert!(
+                capacity <= 3 * body.len().max(RENDER_CAPACITY),
+                "{name}: {} bytes rendered, {capacity} reserved",
+                body.len()
+            );
+            largest = largest.max(body.len());
+        }
+        assert!(
+            largest > RENDER_CAPACITY,
+            "no fixture's summary outgrew 16 KiB"
+        );
     }
 
     #[test]
