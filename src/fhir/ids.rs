@@ -2,9 +2,29 @@
 //! (UUID v5 in the plan's namespace) or from the decision it shows, so the same resource keeps
 //! its id across the plan's versions and `meta.versionId` can follow the plan's version.
 
-use uuid::Uuid;
+use sha1::{Digest, Sha1};
+use uuid::{Builder, Uuid};
 
 use crate::domain::{DecisionId, PlanId};
+
+/// The UUID v5 (RFC 9562 §5.5) of `name` in `namespace`, the same id as `Uuid::new_v5`, as
+/// text. uuid's own v5 hashes with `sha1_smol`, in software: an emergency summary derives
+/// about forty ids, and that hashing was 5% of the instructions a summary costs (BENCHMARKS.md,
+/// fifteenth round). The `sha1` crate uses the CPU's SHA instructions where it has them.
+pub(crate) fn v5(namespace: &Uuid, name: &[u8]) -> String {
+    let digest = Sha1::new()
+        .chain_update(namespace.as_bytes())
+        .chain_update(name)
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let mut text = Uuid::encode_buffer();
+    Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
+}
 
 /// The ids of one plan's resources.
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +41,7 @@ impl PlanIds {
     }
 
     fn derived(&self, name: &str) -> String {
-        Uuid::new_v5(&self.plan, name.as_bytes()).to_string()
+        v5(&self.plan, name.as_bytes())
     }
 
     /// The CarePlan: the plan's own id.
@@ -94,6 +114,38 @@ impl PlanIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ids are stored and cited by other systems: the fast derivation must give exactly
+    /// uuid's `new_v5`, for names of every length around SHA-1's 64-byte blocks.
+    #[test]
+    fn v5_is_uuids_v5() {
+        let plans = [
+            Uuid::nil(),
+            Uuid::max(),
+            Uuid::parse_str("00000000-0000-4000-8000-000000010100").unwrap(),
+            Uuid::NAMESPACE_URL,
+        ];
+        for plan in plans {
+            for length in 0..200 {
+                let name: String = (0..length)
+                    .map(|i| char::from(b'!' + ((i * 7 + length) % 90) as u8))
+                    .collect();
+                assert_eq!(
+                    v5(&plan, name.as_bytes()),
+                    Uuid::new_v5(&plan, name.as_bytes()).to_string(),
+                    "{plan} {name:?}"
+                );
+            }
+        }
+        assert_eq!(
+            PlanIds::new(PlanId::parse("00000000-0000-4000-8000-000000010100").unwrap()).patient(),
+            Uuid::new_v5(
+                &Uuid::parse_str("00000000-0000-4000-8000-000000010100").unwrap(),
+                b"Patient"
+            )
+            .to_string()
+        );
+    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

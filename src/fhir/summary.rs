@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use fhirbolt::model::r4::resources::{Bundle, BundleEntry, Composition, CompositionSection};
 use fhirbolt::model::r4::types::{Identifier, Reference};
 use fhirbolt::model::r4::Resource;
-use uuid::Uuid;
 
 use super::codes::{self, profile};
 use super::ids::PlanIds;
@@ -455,16 +454,14 @@ pub fn summary(record: &PlanRecord, base: &str, now: DateTime<Utc>) -> Bundle {
     provenance.entries.push(care_plan_ref());
     sections.push(provenance);
 
-    let summary_id = Uuid::new_v5(
+    let summary_id = super::ids::v5(
         &record.id.as_uuid(),
         format!("summary/{}", record.version).as_bytes(),
-    )
-    .to_string();
-    let composition_id = Uuid::new_v5(
+    );
+    let composition_id = super::ids::v5(
         &record.id.as_uuid(),
         format!("summary-composition/{}", record.version).as_bytes(),
-    )
-    .to_string();
+    );
     let composition = Composition {
         id: Some(composition_id.clone().into()),
         meta: Some(super::support::meta(record, profile::SUMMARY_COMPOSITION)),
