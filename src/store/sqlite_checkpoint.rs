@@ -197,15 +197,11 @@ pub(super) fn tick(
 /// between its two syncs. Paced at 5,000 summaries a second on 1,000,000 plans, p99 fell
 /// from 6.5 to 8.8 ms to 5.6 to 5.9 ms with it (BENCHMARKS.md, sixteenth round).
 fn settle(connection: &Connection, state: &mut LogState) -> Result<(i64, i64), rusqlite::Error> {
-    let Some(path) = connection
-        .path()
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
-    else {
+    let Some(path) = connection.path().filter(|path| !path.is_empty()) else {
         return checkpoint(connection);
     };
     let sync = |state: &mut LogState| {
-        if let Err(error) = sync_kept(&mut state.database, &path) {
+        if let Err(error) = sync_kept(&mut state.database, Path::new(path)) {
             tracing::debug!(%error, "database file not synced before the log restart");
         }
     };
