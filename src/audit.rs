@@ -104,9 +104,10 @@ pub struct AuditQuery {
     pub patient_id: Option<String>,
     /// The NHS number of `patient_id`'s plan, when the service knows it. Every audit record of
     /// a Patient names it with its plan's NHS number (`service::patient_of`), which never
-    /// changes, so the search can then go through the index of NHS numbers: the request audit
-    /// file keeps no index of Patient ids (migrations/sqlite-audit/0002). Not a criterion of
-    /// its own: without it a search by Patient id finds the same records, by a slower path.
+    /// changes, so the search can then go by NHS number: the request audit file keeps its
+    /// patient links keyed by NHS number, with no index of Patient ids
+    /// (migrations/sqlite-audit/0002 and 0004). Not a criterion of its own: without it a
+    /// search by Patient id finds the same records, by a slower path.
     pub patient_nhs_number: Option<String>,
     /// The patient, by NHS number.
     pub nhs_number: Option<String>,
