@@ -1019,6 +1019,18 @@ async fn sqlite_commits_leave_checkpoints_to_the_store_thread() {
 }
 
 /// A SQLite store on a new file `name` in `dir`, with default options, and its URL.
+/// The audit records naming the NHS number `nhs`, newest first (at most 10).
+async fn audit_trail_of(store: &impl PlanStore, nhs: &str) -> Vec<AuditRecord> {
+    store
+        .search_audit(&AuditQuery {
+            nhs_number: Some(nhs.into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+}
+
 async fn file_store(dir: &std::path::Path, name: &str) -> (String, store::SqliteStore) {
     let url = format!("sqlite:{}", dir.join(name).display());
     let store = store::SqliteStore::connect(&url, &Default::default())
@@ -1055,15 +1067,10 @@ async fn closing_a_sqlite_file_store_empties_both_logs_and_keeps_everything() {
         .await
         .unwrap();
     assert_eq!(again.get(record.id).await.unwrap().version, 1);
-    let trail = again
-        .search_audit(&AuditQuery {
-            nhs_number: Some("9990000018".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(trail, vec![viewed, written]);
+    assert_eq!(
+        audit_trail_of(&again, "9990000018").await,
+        vec![viewed, written]
+    );
 }
 
 /// A file database keeps request audit records in a file of its own beside the plans'
@@ -1246,14 +1253,7 @@ async fn sqlite_an_older_audit_file_keeps_its_patient_links_when_they_are_keyed_
         .append_audits(std::slice::from_ref(&newer))
         .await
         .unwrap();
-    let by_nhs = store
-        .search_audit(&AuditQuery {
-            nhs_number: Some("9990000018".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
+    let by_nhs = audit_trail_of(&store, "9990000018").await;
     assert_eq!(
         by_nhs.iter().map(|r| r.id).collect::<Vec<_>>(),
         [newer.id, old.id]
