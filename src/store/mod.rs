@@ -140,7 +140,8 @@ pub trait PlanStore: Send + Sync {
     /// [`PlanStore::locate`] still finds them.
     async fn import_batch(&self, plans: &[ImportedPlan]) -> Result<(), StoreError>;
     /// Ends an import: merges the resource index rows its batches left pending, in one
-    /// transaction. Harmless when there are none.
+    /// transaction (SQLite), or gathers the planner's statistics of the tables it filled
+    /// (PostgreSQL). Harmless when there is nothing to do.
     async fn finish_import(&self) -> Result<(), StoreError> {
         Ok(())
     }

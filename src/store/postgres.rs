@@ -264,6 +264,11 @@ impl PlanStore for PostgresStore {
         super::postgres_batch::import_batch(&self.pool, plans).await
     }
 
+    async fn finish_import(&self) -> Result<(), StoreError> {
+        self.ready().await?;
+        super::postgres_batch::finish_import(&self.pool).await
+    }
+
     async fn update_audited(
         &self,
         expected_version: u32,

@@ -235,6 +235,39 @@ async fn postgres_instances_starting_together_migrate_safely() {
     );
 }
 
+/// The tables of `url`'s schema that the planner has statistics for.
+async fn analysed_tables(url: &str) -> Vec<String> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let tables = sqlx::query_scalar(
+        "SELECT DISTINCT tablename::text FROM pg_stats \
+         WHERE schemaname = current_schema() ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    tables
+}
+
+/// An import ends by gathering the planner's statistics of the tables it filled: without them
+/// PostgreSQL planned a search by NHS number on 1,000,000 imported plans as a parallel bitmap
+/// scan (8 ms instead of 0.06), and where autovacuum is off nothing else gathers them.
+#[tokio::test]
+async fn postgres_an_import_leaves_statistics_of_the_tables_it_filled() {
+    let url = postgres_or_skip!();
+    let service = service_on(&url).await;
+    service.ready().await.unwrap();
+    assert_eq!(analysed_tables(&url).await, Vec::<String>::new());
+    let summary = ndjson::import(&service, FIXTURES.as_bytes(), true, |_, _, _| {})
+        .await
+        .unwrap();
+    assert!(summary.created >= 12);
+    let analysed = analysed_tables(&url).await;
+    for table in ["plan_versions", "plans", "resource_index"] {
+        assert!(analysed.iter().any(|t| t == table), "{table}: {analysed:?}");
+    }
+}
+
 fn tight_pool() -> StoreOptions {
     StoreOptions {
         pool_size: 1,
