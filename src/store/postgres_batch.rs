@@ -188,9 +188,10 @@ pub(super) async fn import_batch(pool: &PgPool, plans: &[ImportedPlan]) -> Resul
 /// Ends an import: gathers the planner's statistics of the tables it filled (`ANALYZE`), as
 /// PostgreSQL advises after a bulk load. Without them the planner guessed thousands of plans an
 /// NHS number and ran a search by NHS number as a parallel bitmap scan: measured on 1,000,000
-/// imported plans, 8.2 ms a query (0.06 ms with them; the `ANALYZE` took 0.9 s), and `Consent?patient:identifier=`
-/// at 782 a second against 3,013 on 10,000 plans (BENCHMARKS.md, eighteenth round). Autovacuum
-/// would gather them in its own time, and never where it is switched off.
+/// imported plans, 8.2 ms a query (0.06 ms with them; the `ANALYZE` took 0.5 to 0.9 s), and
+/// `Consent?patient:identifier=` at 782 a second against 3,013 on 10,000 plans (BENCHMARKS.md,
+/// eighteenth round). Autovacuum would gather them in its own time, and never where it is
+/// switched off.
 pub(super) async fn finish_import(pool: &PgPool) -> Result<(), StoreError> {
     sqlx::query("ANALYZE plans, plan_versions, resource_index")
         .execute(pool)
