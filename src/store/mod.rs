@@ -2,6 +2,7 @@
 //! chosen by the database URL's scheme. Every write is a new immutable version (H5) and every
 //! update names the version it replaces (H4).
 
+mod background;
 mod postgres;
 mod postgres_batch;
 mod sqlite;

@@ -137,13 +137,11 @@ impl AuditAppender {
     ) -> Option<Self> {
         let mut connection = open(path, checkpoints).ok()?;
         let (jobs, queue) = mpsc::channel::<AuditJob>();
-        std::thread::Builder::new()
-            .name("sqlite-audit".into())
-            .spawn(move || {
-                // Ends when every sender (the store's clones, the audit writer's port) is gone.
-                serve_jobs(&queue, |records| write(&mut connection, records, &writes));
-            })
-            .ok()?;
+        super::background::spawn("sqlite-audit", move || {
+            // Ends when every sender (the store's clones, the audit writer's port) is gone.
+            serve_jobs(&queue, |records| write(&mut connection, records, &writes));
+        })
+        .ok()?;
         Some(Self { jobs })
     }
 

@@ -293,37 +293,35 @@ impl Checkpointer {
                 tracing::warn!(%error, "the write-ahead log left by the last process was not emptied; the first checkpoint will");
             }
         }
-        let thread = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || loop {
-                match stopped.recv_timeout(INTERVAL) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    // The store is gone (its connections have checkpointed on closing).
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                }
-                match tick(
-                    &connection,
-                    page_size,
-                    LOG_LIMIT,
-                    &writes,
-                    &mut state,
-                    Instant::now(),
-                ) {
-                    Ok(_) => {}
-                    // Another connection holds the database (recovering the log when it
-                    // opened, an import's merge): the next tick tries again.
-                    Err(rusqlite::Error::SqliteFailure(failure, _))
-                        if failure.code == rusqlite::ErrorCode::DatabaseBusy => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "write-ahead log checkpoint failed; retrying");
-                        if let Ok(reopened) = open(&path) {
-                            page_size = page_size_of(&reopened).unwrap_or(page_size);
-                            connection = reopened;
-                        }
+        let thread = super::background::spawn(name, move || loop {
+            match stopped.recv_timeout(INTERVAL) {
+                Err(RecvTimeoutError::Timeout) => {}
+                // The store is gone (its connections have checkpointed on closing).
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+            match tick(
+                &connection,
+                page_size,
+                LOG_LIMIT,
+                &writes,
+                &mut state,
+                Instant::now(),
+            ) {
+                Ok(_) => {}
+                // Another connection holds the database (recovering the log when it
+                // opened, an import's merge): the next tick tries again.
+                Err(rusqlite::Error::SqliteFailure(failure, _))
+                    if failure.code == rusqlite::ErrorCode::DatabaseBusy => {}
+                Err(error) => {
+                    tracing::warn!(%error, "write-ahead log checkpoint failed; retrying");
+                    if let Ok(reopened) = open(&path) {
+                        page_size = page_size_of(&reopened).unwrap_or(page_size);
+                        connection = reopened;
                     }
                 }
-            })
-            .ok()?;
+            }
+        })
+        .ok()?;
         Some(Self {
             stop: std::sync::Mutex::new(Some(stop)),
             thread: std::sync::Mutex::new(Some(thread)),

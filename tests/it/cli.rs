@@ -1009,6 +1009,64 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
     );
 }
 
+/// Each thread of process `pid`: its name (`comm`, at most 15 bytes) and its scheduling
+/// policy (`/proc/.../stat` field 41: 0 `SCHED_OTHER`, 3 `SCHED_BATCH`).
+#[cfg(target_os = "linux")]
+fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|entry| {
+            let task = entry.unwrap().path();
+            let name = fs::read_to_string(task.join("comm")).unwrap();
+            let stat = fs::read_to_string(task.join("stat")).unwrap();
+            // After the name in parentheses (which may hold spaces) comes field 3, the state.
+            let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+            let policy = after_name.split(' ').nth(41 - 3).unwrap().parse().unwrap();
+            (name.trim_end().to_owned(), policy)
+        })
+        .collect()
+}
+
+/// The store's background threads (the request audit writer and the checkpointers of both
+/// files' write-ahead logs) run under `SCHED_BATCH`, so that waking up they do not take a core
+/// from an HTTP worker in the middle of a request (src/store/background.rs, BENCHMARKS.md
+/// nineteenth round); the HTTP workers keep the default policy. Fails if either is lost.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_store_background_threads_run_under_the_batch_policy_and_the_http_workers_do_not() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    let sandbox = Sandbox::new();
+    let mut command = sandbox.command();
+    command.args(["serve", "--listen", "127.0.0.1:0"]);
+    let mut running = Running::spawn(command);
+    running.wait_until_listening();
+    let threads = thread_policies(running.pid());
+    let policy_of = |name: &str| -> Vec<u32> {
+        threads
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .collect()
+    };
+    // Thread names as the kernel keeps them: cut to 15 bytes.
+    for background in ["sqlite-audit", "sqlite-audit-ch", "sqlite-checkpoi"] {
+        assert_eq!(
+            policy_of(background),
+            vec![SCHED_BATCH],
+            "{background}: {threads:?}"
+        );
+    }
+    let workers = policy_of("actix-server wo");
+    assert!(!workers.is_empty(), "no HTTP worker found: {threads:?}");
+    assert!(
+        workers.iter().all(|p| *p == SCHED_OTHER),
+        "HTTP workers: {threads:?}"
+    );
+    let status = running.terminate();
+    assert_eq!(status.code(), Some(0), "{}", running.transcript());
+}
+
 #[test]
 fn sigterm_right_after_the_listening_log_still_stops_gracefully() {
     // `listening` is what a supervisor waits for; a SIGTERM sent the moment it appears must get
