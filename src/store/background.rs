@@ -1,6 +1,6 @@
 //! The store's own threads that work beside the requests (the request audit writer, the
-//! write-ahead log checkpointers) run under Linux's `SCHED_BATCH` policy, at the niceness they
-//! started with.
+//! write-ahead log checkpointers) run under Linux's `SCHED_BATCH` policy, at niceness 0 (the
+//! default).
 //!
 //! A thread under the default policy (`SCHED_OTHER`) that wakes up may preempt the thread
 //! running on its core at once. The audit writer wakes for every group of records: under

@@ -1015,14 +1015,15 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
 fn thread_policies(pid: u32) -> Vec<(String, u32)> {
     fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
-        .map(|entry| {
+        .filter_map(|entry| {
             let task = entry.unwrap().path();
-            let name = fs::read_to_string(task.join("comm")).unwrap();
-            let stat = fs::read_to_string(task.join("stat")).unwrap();
+            // A thread that ended since the directory was read is skipped.
+            let name = fs::read_to_string(task.join("comm")).ok()?;
+            let stat = fs::read_to_string(task.join("stat")).ok()?;
             // After the name in parentheses (which may hold spaces) comes field 3, the state.
             let after_name = &stat[stat.rfind(')').unwrap() + 2..];
             let policy = after_name.split(' ').nth(41 - 3).unwrap().parse().unwrap();
-            (name.trim_end().to_owned(), policy)
+            Some((name.trim_end().to_owned(), policy))
         })
         .collect()
 }
