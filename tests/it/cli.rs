@@ -1033,15 +1033,20 @@ fn thread_policies(pid: u32) -> Vec<(String, u32)> {
 /// from an HTTP worker in the middle of a request (src/store/background.rs, BENCHMARKS.md
 /// nineteenth round); the HTTP workers keep the default policy. Fails if either is lost.
 #[cfg(target_os = "linux")]
-#[test]
-fn the_store_background_threads_run_under_the_batch_policy_and_the_http_workers_do_not() {
+#[tokio::test]
+async fn the_store_background_threads_run_under_the_batch_policy_and_the_http_workers_do_not() {
     const SCHED_OTHER: u32 = 0;
     const SCHED_BATCH: u32 = 3;
     let sandbox = Sandbox::new();
     let mut command = sandbox.command();
     command.args(["serve", "--listen", "127.0.0.1:0"]);
     let mut running = Running::spawn(command);
-    running.wait_until_listening();
+    let address = running.wait_until_listening();
+    // The HTTP workers start after `listening` is logged: one that has answered exists.
+    let response = reqwest::get(format!("http://{address}/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
     let threads = thread_policies(running.pid());
     let policy_of = |name: &str| -> Vec<u32> {
         threads
