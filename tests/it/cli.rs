@@ -66,6 +66,13 @@ impl Sandbox {
         command
     }
 
+    /// `serve` on a free loopback port, started (wait with [`Running::wait_until_listening`]).
+    fn serve(&self) -> Running {
+        let mut command = self.command();
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        Running::spawn(command)
+    }
+
     /// Runs to completion with the given arguments.
     fn run(&self, args: &[&str]) -> Output {
         self.command()
@@ -973,18 +980,22 @@ fn a_bad_log_filter_stops_start_up_naming_acp_log() {
 // The server
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn serve_answers_and_stops_gracefully_on_sigterm() {
-    let sandbox = Sandbox::new();
-    let mut command = sandbox.command();
-    command.args(["serve", "--listen", "127.0.0.1:0"]);
-    let mut running = Running::spawn(command);
-    let address = running.wait_until_listening();
-
+/// `GET /health/ready` of the server at `address`, which must answer 200.
+async fn answered_ready(address: &str) -> reqwest::Response {
     let response = reqwest::get(format!("http://{address}/health/ready"))
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
+    response
+}
+
+#[tokio::test]
+async fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let sandbox = Sandbox::new();
+    let mut running = sandbox.serve();
+    let address = running.wait_until_listening();
+
+    let response = answered_ready(&address).await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ready");
 
@@ -1038,15 +1049,10 @@ async fn the_store_background_threads_run_under_the_batch_policy_and_the_http_wo
     const SCHED_OTHER: u32 = 0;
     const SCHED_BATCH: u32 = 3;
     let sandbox = Sandbox::new();
-    let mut command = sandbox.command();
-    command.args(["serve", "--listen", "127.0.0.1:0"]);
-    let mut running = Running::spawn(command);
+    let mut running = sandbox.serve();
     let address = running.wait_until_listening();
     // The HTTP workers start after `listening` is logged: one that has answered exists.
-    let response = reqwest::get(format!("http://{address}/health/ready"))
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    answered_ready(&address).await;
     let threads = thread_policies(running.pid());
     let policy_of = |name: &str| -> Vec<u32> {
         threads
@@ -1080,9 +1086,7 @@ fn sigterm_right_after_the_listening_log_still_stops_gracefully() {
     // so try a few times.
     for attempt in 1..=10 {
         let sandbox = Sandbox::new();
-        let mut command = sandbox.command();
-        command.args(["serve", "--listen", "127.0.0.1:0"]);
-        let mut running = Running::spawn(command);
+        let mut running = sandbox.serve();
         running.wait_until_listening();
         let status = running.terminate();
         assert_eq!(
